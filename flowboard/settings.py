@@ -1,0 +1,184 @@
+"""Flowboard settings: one file, configured by environment variables.
+
+Embedded default (nothing set): SQLite in the project folder, Celery tasks run in-process, DEBUG on.
+Production (``FLOWBOARD_ENV=production``): refuses to start with DEBUG on or with SECRET_KEY or
+ALLOWED_HOSTS missing, and names the variable.
+
+| variable             | meaning                                                       |
+|----------------------|---------------------------------------------------------------|
+| FLOWBOARD_ENV        | ``development`` (default), ``test`` or ``production``         |
+| SECRET_KEY           | required in production                                        |
+| DEBUG                | ``1``/``0``; default on outside production                    |
+| ALLOWED_HOSTS        | comma-separated; required in production                       |
+| CSRF_TRUSTED_ORIGINS | comma-separated origins, for HTTPS behind a proxy             |
+| DATABASE_URL         | e.g. ``postgres://user:pass@host:5432/flowboard``             |
+| REDIS_URL            | e.g. ``redis://127.0.0.1:6379/0``: Celery broker and cache    |
+| TIME_ZONE            | the site time zone, and the default board time zone           |
+| METRICS_DEBOUNCE_SECONDS | delay that gathers a burst of moves into one refresh      |
+"""
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from flowboard.env import env_bool, env_int, env_list, env_str
+from flowboard.schedule import BEAT_SCHEDULE
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+FLOWBOARD_ENV = env_str("FLOWBOARD_ENV", "development")
+if FLOWBOARD_ENV not in {"development", "test", "production"}:
+    raise ImproperlyConfigured(
+        f"FLOWBOARD_ENV must be development, test or production, not {FLOWBOARD_ENV!r}."
+    )
+PRODUCTION = FLOWBOARD_ENV == "production"
+
+DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+SECRET_KEY = env_str("SECRET_KEY", "")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+if PRODUCTION:
+    if DEBUG:
+        raise ImproperlyConfigured("FLOWBOARD_ENV=production refuses DEBUG=1: set DEBUG=0.")
+    if not SECRET_KEY:
+        raise ImproperlyConfigured("FLOWBOARD_ENV=production needs the SECRET_KEY variable.")
+    if len(SECRET_KEY) < 32:
+        raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters in production.")
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured("FLOWBOARD_ENV=production needs the ALLOWED_HOSTS variable.")
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+elif not SECRET_KEY:
+    # A development-only key: never used in production, where the checks above refuse to start.
+    SECRET_KEY = "flowboard-development-only-" + "x" * 32
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "boards",
+    "readiness",
+    "metrics",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "flowboard.urls"
+WSGI_APPLICATION = "flowboard.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database: SQLite in the project folder unless DATABASE_URL is set.
+DATABASE_URL = env_str("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": BASE_DIR / "flowboard.sqlite3",
+            # IMMEDIATE takes the write lock when a transaction begins, so two moves can't both
+            # read a WIP count before either writes (SQLite has no SELECT ... FOR UPDATE).
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Redis: Celery broker and the cache, when REDIS_URL is set.
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# The beat schedule lives in one place: flowboard/schedule.py.
+CELERY_BEAT_SCHEDULE = BEAT_SCHEDULE
+
+METRICS_DEBOUNCE_SECONDS = env_int("METRICS_DEBOUNCE_SECONDS", 5)
+METRICS_FORECAST_SAMPLE_DAYS = env_int("METRICS_FORECAST_SAMPLE_DAYS", 90)
+METRICS_CHANGE_FAILURE_DAYS = env_int("METRICS_CHANGE_FAILURE_DAYS", 30)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGIN_URL = "admin:login"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "flowboard.api.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One line per task run is noise when tasks run in-process; a worker logs its own.
+        "celery.app.trace": {"level": "WARNING"},
+    },
+}

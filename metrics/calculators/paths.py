@@ -1,0 +1,44 @@
+"""Column entry dates: the counted path of an item (FLOW-METRICS.md, "Column entry dates").
+
+Process an item's moves in time order (ties by write order). The creation counts as a move into
+its first column. The counted path is a list of (position, time) visits rising strictly through
+the board's positions:
+
+1. A move to position p first removes every visit above p ("an item moved back from C is
+   considered never to have been in C"). If the last visit is now at p it keeps its first date;
+   otherwise (p, time) is appended.
+2. A visited column's entry date is its visit's time; a skipped column inherits the time of the
+   next visit above it; a column above the last visit has no entry date.
+"""
+
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def counted_path(moves: Iterable[tuple[int, T]]) -> list[tuple[int, T]]:
+    """The counted path of (position, time) moves given in time order."""
+    path: list[tuple[int, T]] = []
+    for position, at in moves:
+        while path and path[-1][0] > position:
+            path.pop()
+        if path and path[-1][0] == position:
+            continue
+        path.append((position, at))
+    return path
+
+
+def entry_times(path: Sequence[tuple[int, T]], positions: Iterable[int]) -> dict[int, T | None]:
+    """The entry time of each of ``positions`` given a counted path (rule 2, with backfill)."""
+    visits = dict(path)
+    top = path[-1][0] if path else None
+    wanted = set(positions)
+    result: dict[int, T | None] = {}
+    next_visit: T | None = None
+    for position in sorted(wanted | visits.keys(), reverse=True):
+        if position in visits:
+            next_visit = visits[position]
+        if position in wanted:
+            result[position] = None if top is None or position > top else next_visit
+    return result

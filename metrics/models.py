@@ -1,0 +1,64 @@
+"""Metric snapshots derived from the Transition log, and the queue of items to refresh.
+
+Snapshots can always be recomputed from the log, so losing one never loses data. Each table is
+keyed so that a task that runs twice, or is killed and re-run, leaves the same rows.
+"""
+
+from django.db import models
+
+
+class PendingRefresh(models.Model):
+    """An item whose metric inputs changed. Written in the same transaction as the change, so a
+    change is never forgotten even if the broker or worker is down; the refresh task deletes the
+    rows it has processed, and only those."""
+
+    board = models.ForeignKey("boards.Board", on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey("boards.WorkItem", on_delete=models.CASCADE, related_name="+")
+    queued_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["board", "id"], name="pending_board_id")]
+
+    def __str__(self) -> str:
+        return f"refresh item {self.item_id} of board {self.board_id}"
+
+
+class ItemMetrics(models.Model):
+    """Per-item figures (``metrics.calculators.items.ItemFlow``), keyed by the item."""
+
+    item = models.OneToOneField(
+        "boards.WorkItem", on_delete=models.CASCADE, primary_key=True, related_name="metrics"
+    )
+    board = models.ForeignKey("boards.Board", on_delete=models.CASCADE, related_name="+")
+    current_column = models.ForeignKey("boards.Column", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True)
+    delivered_at = models.DateTimeField(null=True)
+    discarded_at = models.DateTimeField(null=True)
+    # {column id: ISO time or null}: entry dates on the counted path.
+    entries = models.JSONField()
+    cycle_seconds = models.FloatField(null=True)
+    cycle_days = models.PositiveIntegerField(null=True)
+    lead_seconds = models.FloatField(null=True)
+    lead_days = models.PositiveIntegerField(null=True)
+    age_seconds = models.FloatField(null=True)
+    age_days = models.PositiveIntegerField(null=True)
+    # {column id: seconds}: every stay from the raw log.
+    time_in_column = models.JSONField()
+    active_seconds = models.FloatField(null=True)
+    waiting_seconds = models.FloatField(null=True)
+    flow_efficiency = models.FloatField(null=True)
+    blocked_seconds = models.FloatField()
+    readiness_entered_at = models.DateTimeField(null=True)
+    readiness_lead_seconds = models.FloatField(null=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "item metrics"
+        indexes = [
+            models.Index(fields=["board", "delivered_at"], name="itemmetrics_board_delivered"),
+            models.Index(fields=["board", "started_at"], name="itemmetrics_board_started"),
+        ]
+
+    def __str__(self) -> str:
+        return f"metrics of item {self.item_id}"

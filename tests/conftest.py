@@ -1,0 +1,72 @@
+"""Shared fixtures: a standard board, its columns by name, and three named users."""
+
+import os
+
+import pytest
+from django.db import connection
+
+from boards.models import BoardMembership
+from tests.factories import BoardFactory, MembershipFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def board(db):
+    return BoardFactory()
+
+
+@pytest.fixture
+def col(board):
+    """The board's columns by name: ``col["Build"]``."""
+    return {c.name: c for c in board.columns.all()}
+
+
+@pytest.fixture
+def ops_lead(board):
+    user = UserFactory(username="olivia-ops")
+    MembershipFactory(board=board, user=user, role=BoardMembership.Role.OPS_LEAD)
+    return user
+
+
+@pytest.fixture
+def member(board):
+    user = UserFactory(username="max-member")
+    MembershipFactory(board=board, user=user, role=BoardMembership.Role.MEMBER)
+    return user
+
+
+@pytest.fixture
+def outsider(db):
+    return UserFactory(username="oscar-outsider")
+
+
+def needs_postgres():
+    return pytest.mark.skipif(
+        "postgres" not in os.environ.get("DATABASE_URL", ""),
+        reason="needs PostgreSQL: set DATABASE_URL",
+    )
+
+
+def needs_redis():
+    return pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis: set REDIS_URL")
+
+
+@pytest.fixture
+def postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """In CI's real-server pass, a skipped real-server test is a failure, not a quiet skip."""
+    outcome = yield
+    report = outcome.get_result()
+    required = os.environ.get("FLOWBOARD_REQUIRE_REAL_SERVERS") == "1"
+    if required and report.skipped and item.get_closest_marker("realservers"):
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid}: skipped in a run that requires real servers"

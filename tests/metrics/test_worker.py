@@ -1,0 +1,75 @@
+"""A real Celery worker, on Redis and PostgreSQL, runs the refresh a move enqueues on commit."""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+
+from boards.services import work_item_move
+from flowboard.celery import app
+from metrics.models import ItemMetrics, PendingRefresh
+from tests.factories import BoardFactory, WorkItemFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.realservers, pytest.mark.django_db(transaction=True)]
+
+
+def _test_database_url() -> str:
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def worker(postgres_only, settings):
+    if not settings.REDIS_URL:
+        pytest.skip("needs Redis: set REDIS_URL")
+    assert not settings.CELERY_TASK_ALWAYS_EAGER
+    settings.METRICS_DEBOUNCE_SECONDS = 1
+    cache.clear()
+    app.control.purge()
+    log = open(ROOT / f".worker-{uuid.uuid4().hex[:8]}.log", "w+")  # noqa: SIM115
+
+    def start() -> subprocess.Popen:
+        env = {**os.environ, "DATABASE_URL": _test_database_url()}
+        command = [sys.executable, "-m", "celery", "-A", "flowboard", "worker", "-P", "solo"]
+        command += ["-l", "info", "--without-gossip", "--without-mingle", "-n", "test@%h"]
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    processes: list[subprocess.Popen] = []
+    yield lambda: processes.append(start()) or processes[-1]
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=20)
+    log.seek(0)
+    print(log.read())
+    log.close()
+    os.unlink(log.name)
+
+
+def test_a_move_is_refreshed_by_a_real_worker(worker):
+    board = BoardFactory()
+    build = board.columns.get(name="Build")
+    item = WorkItemFactory(board=board)
+    work_item_move(item, build, actor=None, source="api")
+
+    # Committed and queued, not run in-process: nothing has consumed the queue yet.
+    assert PendingRefresh.objects.filter(item=item).count() == 2
+    assert not ItemMetrics.objects.filter(item=item).exists()
+
+    worker()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if ItemMetrics.objects.filter(item=item, current_column=build).exists():
+            break
+        time.sleep(0.25)
+    snapshot = ItemMetrics.objects.get(item=item)
+    assert snapshot.current_column == build
+    assert snapshot.started_at == item.started_at
+    assert not PendingRefresh.objects.filter(item=item).exists()
