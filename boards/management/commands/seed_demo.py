@@ -178,7 +178,7 @@ class Simulation:
 
     def run(self) -> None:
         for day in range(DAYS):
-            for _ in range(self.rng.choice([0, 1, 1, 1, 2, 2])):
+            for _ in range(self.rng.choice([0, 1, 1, 1, 2, 2, 2])):
                 self.arrive(day)
             events = sorted(
                 (plan.next_at, index) for index, plan in enumerate(self.plans) if plan.next_at
