@@ -1,10 +1,19 @@
-"""Reads from the ORM into the calculators' plain data (``metrics.calculators.types``)."""
+"""Reads from the database into the calculators' plain data.
 
-from collections import defaultdict
-from collections.abc import Iterable
+The move and block readers return epoch seconds and stream in the order the calculators need.
+They use one SQL statement each, written per engine, because at a million transitions building
+model instances or even datetimes costs more than the calculation itself.
+"""
 
-from boards.models import Block, Board, Transition
-from metrics.calculators.types import BlockSpan, BoardInfo, ColumnInfo, Move
+import datetime as dt
+from collections.abc import Iterator, Sequence
+
+from django.db import connection
+
+from boards.models import Board
+from metrics.calculators.types import BoardInfo, ColumnInfo
+
+FETCH = 20_000
 
 
 def board_info(board: Board) -> BoardInfo:
@@ -27,26 +36,70 @@ def board_info(board: Board) -> BoardInfo:
     )
 
 
-def moves_by_item(item_ids: Iterable[int]) -> dict[int, list[Move]]:
-    """Each item's Transition rows in time order, ties in write order."""
-    result: dict[int, list[Move]] = defaultdict(list)
-    rows = (
-        Transition.objects.filter(item_id__in=list(item_ids))
-        .order_by("item_id", "at", "id")
-        .values_list("item_id", "from_column_id", "to_column_id", "at")
+def _epoch(column: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"EXTRACT(EPOCH FROM {column})::float8"
+    return column  # SQLite stores UTC text; converted in Python by _to_epoch
+
+
+def _to_epoch(value) -> float | None:
+    if value is None or isinstance(value, float):
+        return value
+    if isinstance(value, dt.datetime):
+        return value.timestamp()
+    return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC).timestamp()
+
+
+def _stream(sql: str, params: Sequence) -> Iterator[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(FETCH):
+            yield from rows
+
+
+def _in_items(item_ids: Sequence[int] | None) -> tuple[str, list]:
+    if item_ids is None:
+        return "", []
+    return f" AND item_id IN ({', '.join(['%s'] * len(item_ids))})", list(item_ids)
+
+
+def stream_moves(
+    board_id: int, item_ids: Sequence[int] | None = None
+) -> Iterator[tuple[int, int, float, int]]:
+    """(item id, to column id, epoch seconds, transition id), by item, time, then write order."""
+    where, params = _in_items(item_ids)
+    sql = (
+        f"SELECT item_id, to_column_id, {_epoch('at')}, id FROM boards_transition "
+        f"WHERE board_id = %s{where} ORDER BY item_id, at, id"
     )
-    for item_id, from_id, to_id, at in rows:
-        result[item_id].append(Move(item_id, from_id, to_id, at))
+    convert = connection.vendor != "postgresql"
+    for item_id, column_id, at, transition_id in _stream(sql, [board_id, *params]):
+        yield item_id, column_id, _to_epoch(at) if convert else at, transition_id
+
+
+def blocks_by_item(
+    board_id: int, item_ids: Sequence[int] | None = None
+) -> dict[int, list[tuple[float, float | None]]]:
+    """Each item's blocks as (start, end or None), in epoch seconds."""
+    where, params = _in_items(item_ids)
+    where = where.replace("item_id", "b.item_id")
+    sql = (
+        f"SELECT b.item_id, {_epoch('b.started_at')}, {_epoch('b.ended_at')} "
+        "FROM boards_block b JOIN boards_workitem w ON w.id = b.item_id "
+        f"WHERE w.board_id = %s{where}"
+    )
+    result: dict[int, list[tuple[float, float | None]]] = {}
+    for item_id, start, end in _stream(sql, [board_id, *params]):
+        result.setdefault(item_id, []).append((_to_epoch(start), _to_epoch(end)))
     return result
 
 
-def blocks_by_item(item_ids: Iterable[int]) -> dict[int, list[BlockSpan]]:
-    result: dict[int, list[BlockSpan]] = defaultdict(list)
-    rows = (
-        Block.objects.filter(item_id__in=list(item_ids))
-        .order_by("item_id", "started_at")
-        .values_list("item_id", "started_at", "ended_at", "reason", "criterion__track")
+def discarded_by_item(board_id: int, item_ids: Sequence[int] | None = None) -> dict[int, float]:
+    """Discard times (epoch seconds) of the board's discarded items."""
+    where, params = _in_items(item_ids)
+    where = where.replace("item_id", "id")
+    sql = (
+        f"SELECT id, {_epoch('discarded_at')} FROM boards_workitem "
+        f"WHERE board_id = %s AND discarded_at IS NOT NULL{where}"
     )
-    for item_id, start, end, reason, track in rows:
-        result[item_id].append(BlockSpan(item_id, start, end, reason, track))
-    return result
+    return {item_id: _to_epoch(at) for item_id, at in _stream(sql, [board_id, *params])}

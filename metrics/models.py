@@ -51,6 +51,9 @@ class ItemMetrics(models.Model):
     blocked_seconds = models.FloatField()
     readiness_entered_at = models.DateTimeField(null=True)
     readiness_lead_seconds = models.FloatField(null=True)
+    # The newest Transition this snapshot includes: a refresh recomputes the item's old
+    # contribution to the daily series from exactly these moves and swaps it for the new one.
+    last_transition_id = models.BigIntegerField()
     computed_at = models.DateTimeField()
 
     class Meta:
@@ -62,3 +65,65 @@ class ItemMetrics(models.Model):
 
     def __str__(self) -> str:
         return f"metrics of item {self.item_id}"
+
+
+class BoardMetrics(models.Model):
+    """Per-board state of the snapshots, and the summary served by the API and dashboard.
+
+    Its row is the lock every refresh of the board takes, so two refreshes never interleave.
+    """
+
+    board = models.OneToOneField(
+        "boards.Board", on_delete=models.CASCADE, primary_key=True, related_name="metrics"
+    )
+    first_day = models.DateField(help_text="First day of the daily series (board zone).")
+    last_day = models.DateField(help_text="Last day the daily series are filled up to.")
+    full_computed_at = models.DateTimeField(help_text="When the board was last recomputed whole.")
+    computed_at = models.DateTimeField(help_text="When any part was last refreshed.")
+    summary = models.JSONField(default=dict)
+    summary_computed_at = models.DateTimeField(null=True)
+    # How many incremental refreshes ran: shows the debounce at work (a burst, a few runs).
+    refreshes = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "board metrics"
+
+    def __str__(self) -> str:
+        return f"metrics of board {self.board_id}"
+
+
+class BoardDay(models.Model):
+    """Board-wide counts of one calendar day (board zone)."""
+
+    board = models.ForeignKey("boards.Board", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    wip = models.PositiveIntegerField()
+    arrivals = models.PositiveIntegerField()
+    started = models.PositiveIntegerField()
+    delivered = models.PositiveIntegerField(help_text="Throughput: delivered on this day.")
+    discarded = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["board", "day"], name="boardday_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.board_id} {self.day}"
+
+
+class ColumnDay(models.Model):
+    """Per-column values of one day: the CFD band and the WIP at the end of the day."""
+
+    board = models.ForeignKey("boards.Board", on_delete=models.CASCADE, related_name="+")
+    column = models.ForeignKey("boards.Column", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    cfd = models.PositiveIntegerField(help_text="Items whose entry date of the column is <= day.")
+    wip = models.PositiveIntegerField(help_text="Items in the column at the end of the day.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["board", "column", "day"], name="columnday_unique")
+        ]
+        indexes = [models.Index(fields=["board", "day"], name="columnday_board_day")]
+
+    def __str__(self) -> str:
+        return f"{self.column_id} {self.day}"

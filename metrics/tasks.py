@@ -1,43 +1,54 @@
-"""Celery tasks of the metrics side. Thin: they take ids, call ``metrics.refresh`` and own retries.
+"""Celery tasks of the metrics side. Thin: they take ids, call ``metrics.refresh`` and
+``metrics.summary``, and own their retries.
 
-``acks_late`` means a task killed halfway is delivered again; every task here is idempotent, so
-the re-run leaves exactly the rows a single run would.
+``acks_late`` means a task killed halfway is delivered again; every task here is idempotent (each
+refresh runs in one transaction under the board's lock), so the re-run leaves exactly the rows a
+single run would.
 """
 
 from celery import shared_task
 from django.core.cache import cache
 from django.db import DatabaseError
 
-from metrics import refresh
+from boards.models import Board
+from metrics import refresh, summary
 from metrics.services import scheduled_key
 
+RETRY = {
+    "acks_late": True,
+    "autoretry_for": (DatabaseError,),
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "max_retries": 5,
+}
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(DatabaseError,),
-    retry_backoff=True,
-    retry_backoff_max=60,
-    max_retries=5,
-)
+
+@shared_task(**RETRY)
 def refresh_board(board_id: int) -> int:
-    """Refresh the snapshots of every item queued for the board (see ``schedule_board_refresh``)."""
+    """Refresh what changed on the board since the last run (see ``schedule_board_refresh``),
+    then its summary. Returns the number of items refreshed."""
     cache.delete(scheduled_key(board_id))
-    return refresh.process_pending(board_id)
+    refreshed = refresh.process_pending(board_id)
+    board = Board.objects.filter(pk=board_id).first()
+    if refreshed and board is not None:
+        summary.refresh_summary(board)
+    return refreshed
 
 
-@shared_task(acks_late=True, autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=3)
+@shared_task(**RETRY)
 def recompute_board(board_id: int) -> int:
-    """Rebuild every snapshot of one board from the Transition log."""
-    from boards.models import Board
+    """Rebuild every snapshot of one board from the Transition log, then its summary."""
+    board = Board.objects.filter(pk=board_id).first()
+    if board is None:
+        return 0
+    counts = refresh.recompute_board(board)
+    summary.refresh_summary(board)
+    return counts["items"]
 
-    return refresh.recompute_items(Board.objects.get(pk=board_id))
 
-
-@shared_task
+@shared_task(acks_late=True)
 def recompute_all_boards() -> int:
     """Nightly: one full recompute task per board (see ``flowboard/schedule.py``)."""
-    from boards.models import Board
-
     board_ids = list(Board.objects.values_list("id", flat=True))
     for board_id in board_ids:
         recompute_board.delay(board_id)

@@ -3,6 +3,7 @@ in tests. Times are timezone-aware datetimes; days are dates in the board's zone
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 
@@ -23,19 +24,20 @@ class BoardInfo:
     delivery_id: int
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
 
-    @property
+    # Derived lookups, computed once per board (calculators call them per item).
+    @cached_property
     def by_id(self) -> dict[int, ColumnInfo]:
         return {c.id: c for c in self.columns}
 
-    @property
+    @cached_property
     def positions(self) -> dict[int, int]:
         return {c.id: c.position for c in self.columns}
 
-    @property
+    @cached_property
     def commitment_position(self) -> int:
         return self.by_id[self.commitment_id].position
 
-    @property
+    @cached_property
     def delivery_position(self) -> int:
         return self.by_id[self.delivery_id].position
 

@@ -22,7 +22,8 @@ def demo(django_db_setup, django_db_blocker):
         from django.db import connection
 
         tables = [
-            "metrics_itemmetrics", "metrics_pendingrefresh", "readiness_gaterefusal",
+            "metrics_itemmetrics", "metrics_pendingrefresh", "metrics_boardday",
+            "metrics_columnday", "metrics_boardmetrics", "readiness_gaterefusal",
             "readiness_criterionchange", "boards_block", "readiness_acceptancecriterion",
             "readiness_criteriontemplate", "boards_transition", "boards_boardmembership",
             "boards_workitem",

@@ -73,3 +73,35 @@ def test_a_move_is_refreshed_by_a_real_worker(worker):
     assert snapshot.current_column == build
     assert snapshot.started_at == item.started_at
     assert not PendingRefresh.objects.filter(item=item).exists()
+
+
+def test_a_burst_of_500_moves_causes_a_handful_of_refreshes(worker, settings):
+    from metrics import refresh
+    from metrics.models import BoardMetrics
+    from tests.metrics.test_refresh import dump
+
+    settings.METRICS_DEBOUNCE_SECONDS = 2
+    board = BoardFactory()
+    columns = list(board.columns.order_by("position"))
+    items = [WorkItemFactory(board=board) for _ in range(100)]
+    refresh.recompute_board(board)
+    PendingRefresh.objects.filter(board=board).delete()
+    worker()
+
+    started = time.monotonic()
+    for column in columns[1:6]:
+        for item in items:
+            work_item_move(item, column, actor=None, source="api")
+    burst_seconds = time.monotonic() - started
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and PendingRefresh.objects.filter(board=board).exists():
+        time.sleep(0.5)
+    assert not PendingRefresh.objects.filter(board=board).exists()
+    runs = BoardMetrics.objects.get(board=board).refreshes
+    print(f"500 moves in {burst_seconds:.1f} s caused {runs} refreshes")
+    assert 1 <= runs <= max(10, int(burst_seconds / 2) + 5)
+
+    after_burst = dump(board, as_of=False)
+    refresh.recompute_board(board)
+    assert after_burst == dump(board, as_of=False)

@@ -20,7 +20,8 @@ from django.utils import timezone
 from boards import services
 from boards.models import Block, Board, BoardMembership, Column, Transition, WorkItem
 from flowboard.errors import GateBlocked, WipLimitExceeded
-from metrics.refresh import process_pending
+from metrics.refresh import recompute_board
+from metrics.summary import refresh_summary
 from readiness import services as readiness_services
 from readiness.models import AcceptanceCriterion, CriterionTemplate, Track
 
@@ -158,7 +159,8 @@ class Command(BaseCommand):
             )
         Simulation(board, columns, rng).run()
         # Fill the snapshots now rather than wait for a worker.
-        process_pending(board.pk)
+        recompute_board(board)
+        refresh_summary(board)
         return board
 
 

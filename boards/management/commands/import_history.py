@@ -1,0 +1,206 @@
+"""``manage.py import_history``: load the past moves of work items from Jira or a CSV file.
+
+    manage.py import_history --format jira --board sp \\
+        --columns "Backlog,Selected for Development,In Progress,Review,Done" \\
+        --commitment "Selected for Development" --delivery Done --timezone UTC \\
+        --map "Ready=Selected for Development" issues/*.json
+    manage.py import_history --format csv --board pay moves.csv
+
+Parsing and applying live in ``boards.importers``; this command reads the files, finds or creates
+the board, shows progress and prints the summary. Rows it cannot use are reported and skipped, and
+the import goes on; only an unusable invocation exits with an error. Running it again on the
+same files changes nothing.
+"""
+
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from boards import importers, services
+from boards.models import Board, Column, validate_time_zone
+from flowboard.errors import FlowboardError
+
+PARSERS = {"jira": importers.parse_jira, "csv": importers.parse_csv}
+SHOWN_LOCATIONS = 5
+BAR_WIDTH = 30
+
+
+class Progress:
+    """A one-line bar redrawn with a carriage return; silent when the output is not a terminal."""
+
+    def __init__(self, stdout, total: int) -> None:
+        self.stdout, self.total, self.done = stdout, total, 0
+        self.enabled = stdout.isatty() and total > 0
+
+    def step(self, _item=None) -> None:
+        self.done += 1
+        if self.enabled:
+            filled = BAR_WIDTH * self.done // self.total
+            bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+            self.stdout.write(f"\r[{bar}] {self.done}/{self.total} items", ending="")
+            self.stdout.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            self.stdout.write("")
+
+
+class Command(BaseCommand):
+    help = "Import the history of work items (creation and moves) from Jira JSON or a CSV file."
+
+    def add_arguments(self, parser):
+        parser.add_argument("files", nargs="+", metavar="FILE")
+        parser.add_argument(
+            "--format",
+            required=True,
+            choices=sorted(PARSERS),
+            help="jira: REST issues with expand=changelog (one issue, a list, or a search "
+            "result). csv: rows key,title,kind,created_at,to_column,at.",
+        )
+        parser.add_argument("--board", required=True, metavar="SLUG")
+        parser.add_argument(
+            "--columns",
+            help='Create the board with these columns, in order: "Backlog,Committed,Build,Done".',
+        )
+        parser.add_argument("--commitment", help="The commitment column of a new board.")
+        parser.add_argument("--delivery", help="The delivery column of a new board.")
+        parser.add_argument("--timezone", help="The time zone of a new board (default UTC).")
+        parser.add_argument(
+            "--key-prefix", help="Key prefix of a new board (default: the slug in upper case)."
+        )
+        parser.add_argument(
+            "--map",
+            default="",
+            metavar="STATUS=COLUMN,...",
+            help='Map external statuses to columns: "Next=Committed,QA=Test". A status named '
+            "like a column maps to it without being listed. Case is ignored.",
+        )
+
+    def handle(self, *args, **options):
+        paths = [Path(name) for name in options["files"]]
+        for path in paths:
+            if not path.is_file():
+                raise CommandError(f"{path}: no such file.")
+        try:
+            mapping = importers.parse_mapping(options["map"])
+        except ValueError as error:
+            raise CommandError(f"--map: {error}.") from None
+        # A board created for this import is rolled back if the mapping doesn't fit it.
+        with transaction.atomic():
+            board = self._board(options)
+            try:
+                columns = importers.ColumnMap(board.columns.order_by("position"), mapping)
+            except ValueError as error:
+                raise CommandError(f"--map: {error}.") from None
+
+        parse = PARSERS[options["format"]]
+        report = importers.ImportReport()
+        histories = []
+        for path in paths:
+            try:
+                text = path.read_text(encoding="utf-8-sig")
+            except (OSError, UnicodeDecodeError) as error:
+                report.problems.append(importers.Problem(importers.BAD_FILE, str(path), str(error)))
+                continue
+            items, problems = parse(text, tz=board.tz, name=path.name)
+            histories.extend(items)
+            report.problems.extend(problems)
+
+        progress = Progress(self.stdout, len(histories))
+        importers.import_histories(
+            board, histories, columns=columns, report=report, on_item=progress.step
+        )
+        progress.finish()
+        self._summary(board, report)
+
+    def _board(self, options) -> Board:
+        slug = options["board"]
+        board = Board.objects.filter(slug=slug).first()
+        creation = ["columns", "commitment", "delivery", "timezone", "key_prefix"]
+        given = [f"--{name.replace('_', '-')}" for name in creation if options[name]]
+        if board is not None:
+            if given:
+                ignored = ", ".join(given)
+                self.stdout.write(f"Board {slug} exists; ignoring {ignored} (edit in the admin).")
+            return board
+        if not options["columns"]:
+            raise CommandError(
+                f"There is no board {slug!r}. To create it, pass --columns, --commitment and "
+                "--delivery."
+            )
+        board = self._create_board(slug, options)
+        self.stdout.write(f"Created board {slug} with columns {', '.join(self._names(board))}.")
+        return board
+
+    def _create_board(self, slug: str, options) -> Board:
+        names = [name.strip() for name in options["columns"].split(",") if name.strip()]
+        canonical = {name.lower(): name for name in names}
+        points = {}
+        for point in ("commitment", "delivery"):
+            value = (options[point] or "").strip()
+            if not value:
+                raise CommandError(f"Creating board {slug!r} needs --{point} (one of the columns).")
+            if value.lower() not in canonical:
+                raise CommandError(
+                    f"--{point} {value!r} is not one of the columns {', '.join(names)}."
+                )
+            points[point] = canonical[value.lower()]
+        time_zone = options["timezone"] or "UTC"
+        try:
+            validate_time_zone(time_zone)
+        except ValidationError:
+            raise CommandError(f"--timezone {time_zone!r} is not a known IANA time zone.") from None
+        start, end = names.index(points["commitment"]), names.index(points["delivery"])
+        specs = [
+            services.ColumnSpec(name, stage=_stage(position, start, end))
+            for position, name in enumerate(names)
+        ]
+        key_prefix = options["key_prefix"] or slug.upper()[:10]
+        try:
+            return services.board_create(
+                name=slug,
+                slug=slug,
+                key_prefix=key_prefix,
+                columns=specs,
+                commitment=points["commitment"],
+                delivery=points["delivery"],
+                time_zone=time_zone,
+            )
+        except FlowboardError as error:
+            raise CommandError(error.message) from None
+        except ValidationError as error:
+            messages = "; ".join(error.messages)
+            raise CommandError(f"Cannot create board {slug!r}: {messages}") from None
+
+    @staticmethod
+    def _names(board: Board) -> list[str]:
+        return list(board.columns.order_by("position").values_list("name", flat=True))
+
+    def _summary(self, board: Board, report: importers.ImportReport) -> None:
+        write = self.stdout.write
+        write(f"Imported into board {board.slug}:")
+        write(f"  items created: {report.items_created}")
+        write(f"  items already present: {report.items_present}")
+        write(f"  transitions written: {report.transitions_written}")
+        write(f"  unchanged (already imported): {report.unchanged}")
+        write(f"  no-op (already in the column): {report.no_op}")
+        write(f"  skipped: {len(report.problems)}")
+        for reason, problems in report.by_reason().items():
+            write(f"    {reason}: {len(problems)}")
+            for problem in problems[:SHOWN_LOCATIONS]:
+                detail = f": {problem.detail}" if problem.detail else ""
+                write(f"      {problem.location}{detail}")
+            if len(problems) > SHOWN_LOCATIONS:
+                write(f"      ... and {len(problems) - SHOWN_LOCATIONS} more")
+
+
+def _stage(position: int, commitment: int, delivery: int) -> str:
+    """Before the commitment point is upstream, from it to the delivery point is development,
+    and the delivery column and after are done. An ops lead refines this in the admin."""
+    if position < commitment:
+        return Column.Stage.UPSTREAM
+    if position < delivery:
+        return Column.Stage.DEVELOPMENT
+    return Column.Stage.DONE

@@ -1,0 +1,180 @@
+"""The board summary: the headline figures, computed from the snapshot tables and stored in
+``BoardMetrics.summary`` for the API, the dashboard and the admin.
+
+Windowed sums and cycle-time lists are read from ``BoardDay`` and ``ItemMetrics`` by the
+database. The bottleneck, blocker and readiness figures need the moves, blocks and criteria of
+the items that were in flow during the window only, not the whole history.
+"""
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from boards.models import Block, Board, Transition, WorkItem
+from metrics import loaders
+from metrics.calculators import bottlenecks, distribution, forecast, readiness, stats
+from metrics.calculators.types import BlockSpan, CriterionInfo, Move, RefusalInfo
+from metrics.models import BoardDay, BoardMetrics, ItemMetrics
+from readiness.models import AcceptanceCriterion, GateRefusal
+
+WINDOW_DAYS = 30
+CYCLE_WINDOW_DAYS = 90
+SLE_PERCENT = 85
+
+
+def jsonable(value: Any) -> Any:
+    """Dates and times as ISO strings, recursively; dict keys as strings."""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def throughput_sample(board: Board, today: dt.date, days: int | None = None) -> list[int]:
+    """Daily throughput of the ``days`` complete days before ``today``, zero days included
+    (FLOW-METRICS.md "Forecasts": the sample)."""
+    days = days or settings.METRICS_FORECAST_SAMPLE_DAYS
+    start = today - dt.timedelta(days=days)
+    counts = dict(
+        BoardDay.objects.filter(board=board, day__gte=start, day__lt=today).values_list(
+            "day", "delivered"
+        )
+    )
+    return [counts.get(start + dt.timedelta(days=i), 0) for i in range(days)]
+
+
+def compute_summary(board: Board, now: dt.datetime | None = None) -> dict[str, Any]:
+    now = now or timezone.now()
+    info = loaders.board_info(board)
+    today = now.astimezone(info.tz).date()
+    snapshots = ItemMetrics.objects.filter(board=board)
+    if not snapshots.exists():
+        return {"has_history": False, "detail": "This board has no history yet."}
+
+    window_start = now - dt.timedelta(days=WINDOW_DAYS)
+    days = BoardDay.objects.filter(board=board)
+    current = days.filter(day__lte=today).order_by("-day").first()
+
+    def delivered_since(n: int) -> int:
+        since = today - dt.timedelta(days=n - 1)
+        return days.filter(day__gte=since, day__lte=today).aggregate(n=Sum("delivered"))["n"] or 0
+
+    delivered_recent = snapshots.filter(
+        delivered_at__gte=now - dt.timedelta(days=CYCLE_WINDOW_DAYS), cycle_days__isnull=False
+    )
+    cycle_days = sorted(delivered_recent.values_list("cycle_days", flat=True))
+    in_window = snapshots.filter(delivered_at__gte=window_start, delivered_at__lte=now)
+    efficiency = in_window.filter(cycle_seconds__gt=0).aggregate(
+        active=Sum("active_seconds"), cycle=Sum("cycle_seconds")
+    )
+    delivered_items = WorkItem.objects.filter(pk__in=in_window.values("item_id"))
+    kinds = list(delivered_items.values_list("kind", flat=True))
+    due = [
+        (timezone.localtime(delivered, info.tz).date(), due_date)
+        for delivered, due_date in delivered_items.values_list("delivered_at", "due_date")
+    ]
+
+    flow = _window_flow(board, info, window_start, now)
+    sample = throughput_sample(board, today)
+    summary: dict[str, Any] = {
+        "has_history": True,
+        "as_of": now,
+        "window_days": WINDOW_DAYS,
+        "wip": current.wip if current else 0,
+        "throughput": {"last_7_days": delivered_since(7), "last_30_days": delivered_since(30)},
+        "cycle_time": {
+            "window_days": CYCLE_WINDOW_DAYS,
+            "items": len(cycle_days),
+            "percentiles": stats.percentiles(cycle_days) if cycle_days else None,
+        },
+        "sle": stats.service_level_expectation(cycle_days, SLE_PERCENT),
+        "flow_efficiency": (
+            efficiency["active"] / efficiency["cycle"] if efficiency["cycle"] else None
+        ),
+        "bottleneck": flow["bottleneck"],
+        "blockers": flow["blockers"],
+        "readiness": flow["readiness"],
+        "flow_distribution": distribution.flow_distribution(kinds),
+        "on_time": distribution.on_time_rate(due),
+        "forecast_sample": {"days": len(sample), "delivered": sum(sample)},
+    }
+    if sum(sample):
+        summary["forecast_next_14_days"] = forecast.how_many_by(sample, 14)
+    return jsonable(summary)
+
+
+def _window_flow(board: Board, info, window_start: dt.datetime, now: dt.datetime) -> dict:
+    """Bottleneck, blocker clusters and readiness over the window, from the items in flow."""
+    in_flow = ItemMetrics.objects.filter(board=board).filter(
+        Q(delivered_at__isnull=True) | Q(delivered_at__gte=window_start),
+        Q(discarded_at__isnull=True) | Q(discarded_at__gte=window_start),
+    )
+    ids = list(in_flow.values_list("item_id", flat=True))
+    moves = [
+        Move(*row)
+        for row in Transition.objects.filter(board=board, item_id__in=ids)
+        .order_by("item_id", "at", "id")
+        .values_list("item_id", "from_column_id", "to_column_id", "at")
+        .iterator(chunk_size=10_000)
+    ]
+    discarded = dict(
+        WorkItem.objects.filter(pk__in=ids, discarded_at__isnull=False).values_list(
+            "id", "discarded_at"
+        )
+    )
+    blocks = [
+        BlockSpan(*row)
+        for row in Block.objects.filter(item_id__in=ids)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=window_start))
+        .values_list("item_id", "started_at", "ended_at", "reason", "criterion__track")
+    ]
+    criteria = [
+        CriterionInfo(*row)
+        for row in AcceptanceCriterion.objects.filter(item_id__in=ids).values_list(
+            "id",
+            "item_id",
+            "title",
+            "track",
+            "category",
+            "required",
+            "gate_column_id",
+            "status",
+            "added_at",
+            "resolved_at",
+        )
+    ]
+    refusals = [
+        RefusalInfo(*row)
+        for row in GateRefusal.objects.filter(item_id__in=ids).values_list(
+            "item_id", "gate_column_id", "at"
+        )
+    ]
+    report = bottlenecks.bottleneck_report(info, moves, window_start, now, now, discarded)
+    return {
+        "bottleneck": {"top": report["bottleneck"], "columns": report["columns"]},
+        "blockers": bottlenecks.blocker_clusters(blocks, now, window_start, now),
+        "readiness": readiness.readiness_summary(
+            info,
+            moves,
+            criteria,
+            refusals,
+            now,
+            window_start=window_start,
+            window_end=now,
+            discarded=list(discarded),
+        ),
+    }
+
+
+def refresh_summary(board: Board, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Recompute and store the summary of ``board``."""
+    now = now or timezone.now()
+    summary = compute_summary(board, now)
+    BoardMetrics.objects.filter(board=board).update(summary=summary, summary_computed_at=now)
+    return summary
