@@ -168,7 +168,9 @@ def item_flow(
         if started_at is not None:
             cycle_seconds = delivered_at - started_at
             cycle_days = elapsed_days(started_at, delivered_at, days)
-            active, waiting = _active_waiting(item_stays, columns, blocked, started_at, delivered_at)
+            active, waiting = _active_waiting(
+                item_stays, columns, blocked, started_at, delivered_at
+            )
             efficiency = active / cycle_seconds if cycle_seconds > 0 else None
 
     age_seconds = age_days = None

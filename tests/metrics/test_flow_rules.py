@@ -1,4 +1,5 @@
-"""One test per rule of FLOW-METRICS.md, each with the spec's own worked example where it has one."""
+"""One test per rule of FLOW-METRICS.md, each with the spec's own worked example where it has one.
+"""
 
 import datetime as dt
 
