@@ -364,4 +364,3 @@ def _apply_delta(board_id: int, days: DayIndex, delta: SeriesAccumulator) -> Non
                     "WHERE board_id = %s AND day = %s",
                     [value, board_id, days.date(d)],
                 )
-

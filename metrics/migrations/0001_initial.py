@@ -5,103 +5,220 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('boards', '0003_transition_append_only'),
+        ("boards", "0003_transition_append_only"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BoardMetrics',
+            name="BoardMetrics",
             fields=[
-                ('board', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='metrics', serialize=False, to='boards.board')),
-                ('first_day', models.DateField(help_text='First day of the daily series (board zone).')),
-                ('last_day', models.DateField(help_text='Last day the daily series are filled up to.')),
-                ('full_computed_at', models.DateTimeField(help_text='When the board was last recomputed whole.')),
-                ('computed_at', models.DateTimeField(help_text='When any part was last refreshed.')),
-                ('summary', models.JSONField(default=dict)),
-                ('summary_computed_at', models.DateTimeField(null=True)),
-                ('refreshes', models.PositiveBigIntegerField(default=0)),
+                (
+                    "board",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="metrics",
+                        serialize=False,
+                        to="boards.board",
+                    ),
+                ),
+                (
+                    "first_day",
+                    models.DateField(help_text="First day of the daily series (board zone)."),
+                ),
+                (
+                    "last_day",
+                    models.DateField(help_text="Last day the daily series are filled up to."),
+                ),
+                (
+                    "full_computed_at",
+                    models.DateTimeField(help_text="When the board was last recomputed whole."),
+                ),
+                (
+                    "computed_at",
+                    models.DateTimeField(help_text="When any part was last refreshed."),
+                ),
+                ("summary", models.JSONField(default=dict)),
+                ("summary_computed_at", models.DateTimeField(null=True)),
+                ("refreshes", models.PositiveBigIntegerField(default=0)),
             ],
             options={
-                'verbose_name_plural': 'board metrics',
+                "verbose_name_plural": "board metrics",
             },
         ),
         migrations.CreateModel(
-            name='BoardDay',
+            name="BoardDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('wip', models.PositiveIntegerField()),
-                ('arrivals', models.PositiveIntegerField()),
-                ('started', models.PositiveIntegerField()),
-                ('delivered', models.PositiveIntegerField(help_text='Throughput: delivered on this day.')),
-                ('discarded', models.PositiveIntegerField()),
-                ('board', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='boards.board')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("wip", models.PositiveIntegerField()),
+                ("arrivals", models.PositiveIntegerField()),
+                ("started", models.PositiveIntegerField()),
+                (
+                    "delivered",
+                    models.PositiveIntegerField(help_text="Throughput: delivered on this day."),
+                ),
+                ("discarded", models.PositiveIntegerField()),
+                (
+                    "board",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="boards.board",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('board', 'day'), name='boardday_unique')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("board", "day"), name="boardday_unique")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ColumnDay',
+            name="ColumnDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('cfd', models.PositiveIntegerField(help_text='Items whose entry date of the column is <= day.')),
-                ('wip', models.PositiveIntegerField(help_text='Items in the column at the end of the day.')),
-                ('board', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='boards.board')),
-                ('column', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='boards.column')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                (
+                    "cfd",
+                    models.PositiveIntegerField(
+                        help_text="Items whose entry date of the column is <= day."
+                    ),
+                ),
+                (
+                    "wip",
+                    models.PositiveIntegerField(
+                        help_text="Items in the column at the end of the day."
+                    ),
+                ),
+                (
+                    "board",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="boards.board",
+                    ),
+                ),
+                (
+                    "column",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="boards.column",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['board', 'day'], name='columnday_board_day')],
-                'constraints': [models.UniqueConstraint(fields=('board', 'column', 'day'), name='columnday_unique')],
+                "indexes": [models.Index(fields=["board", "day"], name="columnday_board_day")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("board", "column", "day"), name="columnday_unique"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ItemMetrics',
+            name="ItemMetrics",
             fields=[
-                ('item', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='metrics', serialize=False, to='boards.workitem')),
-                ('created_at', models.DateTimeField()),
-                ('started_at', models.DateTimeField(null=True)),
-                ('delivered_at', models.DateTimeField(null=True)),
-                ('discarded_at', models.DateTimeField(null=True)),
-                ('entries', models.JSONField()),
-                ('cycle_seconds', models.FloatField(null=True)),
-                ('cycle_days', models.PositiveIntegerField(null=True)),
-                ('lead_seconds', models.FloatField(null=True)),
-                ('lead_days', models.PositiveIntegerField(null=True)),
-                ('age_seconds', models.FloatField(null=True)),
-                ('age_days', models.PositiveIntegerField(null=True)),
-                ('time_in_column', models.JSONField()),
-                ('active_seconds', models.FloatField(null=True)),
-                ('waiting_seconds', models.FloatField(null=True)),
-                ('flow_efficiency', models.FloatField(null=True)),
-                ('blocked_seconds', models.FloatField()),
-                ('readiness_entered_at', models.DateTimeField(null=True)),
-                ('readiness_lead_seconds', models.FloatField(null=True)),
-                ('last_transition_id', models.BigIntegerField()),
-                ('computed_at', models.DateTimeField()),
-                ('board', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='boards.board')),
-                ('current_column', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='boards.column')),
+                (
+                    "item",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="metrics",
+                        serialize=False,
+                        to="boards.workitem",
+                    ),
+                ),
+                ("created_at", models.DateTimeField()),
+                ("started_at", models.DateTimeField(null=True)),
+                ("delivered_at", models.DateTimeField(null=True)),
+                ("discarded_at", models.DateTimeField(null=True)),
+                ("entries", models.JSONField()),
+                ("cycle_seconds", models.FloatField(null=True)),
+                ("cycle_days", models.PositiveIntegerField(null=True)),
+                ("lead_seconds", models.FloatField(null=True)),
+                ("lead_days", models.PositiveIntegerField(null=True)),
+                ("age_seconds", models.FloatField(null=True)),
+                ("age_days", models.PositiveIntegerField(null=True)),
+                ("time_in_column", models.JSONField()),
+                ("active_seconds", models.FloatField(null=True)),
+                ("waiting_seconds", models.FloatField(null=True)),
+                ("flow_efficiency", models.FloatField(null=True)),
+                ("blocked_seconds", models.FloatField()),
+                ("readiness_entered_at", models.DateTimeField(null=True)),
+                ("readiness_lead_seconds", models.FloatField(null=True)),
+                ("last_transition_id", models.BigIntegerField()),
+                ("computed_at", models.DateTimeField()),
+                (
+                    "board",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="boards.board",
+                    ),
+                ),
+                (
+                    "current_column",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="boards.column",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'item metrics',
-                'indexes': [models.Index(fields=['board', 'delivered_at'], name='itemmetrics_board_delivered'), models.Index(fields=['board', 'started_at'], name='itemmetrics_board_started')],
+                "verbose_name_plural": "item metrics",
+                "indexes": [
+                    models.Index(
+                        fields=["board", "delivered_at"], name="itemmetrics_board_delivered"
+                    ),
+                    models.Index(fields=["board", "started_at"], name="itemmetrics_board_started"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PendingRefresh',
+            name="PendingRefresh",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('queued_at', models.DateTimeField(auto_now_add=True)),
-                ('board', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='boards.board')),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='boards.workitem')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("queued_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "board",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="boards.board",
+                    ),
+                ),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="boards.workitem",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['board', 'id'], name='pending_board_id')],
+                "indexes": [models.Index(fields=["board", "id"], name="pending_board_id")],
             },
         ),
     ]
