@@ -15,6 +15,7 @@ ALLOWED_HOSTS missing, and names the variable.
 | REDIS_URL            | e.g. ``redis://127.0.0.1:6379/0``: Celery broker and cache    |
 | TIME_ZONE            | the site time zone, and the default board time zone           |
 | METRICS_DEBOUNCE_SECONDS | delay that gathers a burst of moves into one refresh      |
+| METRICS_SUMMARY_DEBOUNCE_SECONDS | at most one summary recompute per board this often |
 """
 
 from pathlib import Path
@@ -139,8 +140,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = BEAT_SCHEDULE
 
 METRICS_DEBOUNCE_SECONDS = env_int("METRICS_DEBOUNCE_SECONDS", 5)
+METRICS_SUMMARY_DEBOUNCE_SECONDS = env_int("METRICS_SUMMARY_DEBOUNCE_SECONDS", 30)
 METRICS_FORECAST_SAMPLE_DAYS = env_int("METRICS_FORECAST_SAMPLE_DAYS", 90)
-METRICS_CHANGE_FAILURE_DAYS = env_int("METRICS_CHANGE_FAILURE_DAYS", 30)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -57,17 +57,25 @@ def _stream(sql: str, params: Sequence) -> Iterator[tuple]:
             yield from rows
 
 
-def _in_items(item_ids: Sequence[int] | None) -> tuple[str, list]:
-    if item_ids is None:
-        return "", []
-    return f" AND item_id IN ({', '.join(['%s'] * len(item_ids))})", list(item_ids)
+# A share of a board's items: (k, n) selects the items whose id is k modulo n.
+Part = tuple[int, int]
+
+
+def _in_items(item_ids: Sequence[int] | None, part: Part | None = None) -> tuple[str, list]:
+    where, params = "", []
+    if item_ids is not None:
+        where, params = f" AND item_id IN ({', '.join(['%s'] * len(item_ids))})", list(item_ids)
+    if part is not None:
+        where += " AND item_id %% %s = %s"
+        params += [part[1], part[0]]
+    return where, params
 
 
 def stream_moves(
-    board_id: int, item_ids: Sequence[int] | None = None
+    board_id: int, item_ids: Sequence[int] | None = None, part: Part | None = None
 ) -> Iterator[tuple[int, int, float, int]]:
     """(item id, to column id, epoch seconds, transition id), by item, time, then write order."""
-    where, params = _in_items(item_ids)
+    where, params = _in_items(item_ids, part)
     sql = (
         f"SELECT item_id, to_column_id, {_epoch('at')}, id FROM boards_transition "
         f"WHERE board_id = %s{where} ORDER BY item_id, at, id"
@@ -78,10 +86,10 @@ def stream_moves(
 
 
 def blocks_by_item(
-    board_id: int, item_ids: Sequence[int] | None = None
+    board_id: int, item_ids: Sequence[int] | None = None, part: Part | None = None
 ) -> dict[int, list[tuple[float, float | None]]]:
     """Each item's blocks as (start, end or None), in epoch seconds."""
-    where, params = _in_items(item_ids)
+    where, params = _in_items(item_ids, part)
     where = where.replace("item_id", "b.item_id")
     sql = (
         f"SELECT b.item_id, {_epoch('b.started_at')}, {_epoch('b.ended_at')} "
@@ -94,9 +102,11 @@ def blocks_by_item(
     return result
 
 
-def discarded_by_item(board_id: int, item_ids: Sequence[int] | None = None) -> dict[int, float]:
+def discarded_by_item(
+    board_id: int, item_ids: Sequence[int] | None = None, part: Part | None = None
+) -> dict[int, float]:
     """Discard times (epoch seconds) of the board's discarded items."""
-    where, params = _in_items(item_ids)
+    where, params = _in_items(item_ids, part)
     where = where.replace("item_id", "id")
     sql = (
         f"SELECT id, {_epoch('discarded_at')} FROM boards_workitem "

@@ -35,7 +35,8 @@ class ItemMetrics(models.Model):
     started_at = models.DateTimeField(null=True)
     delivered_at = models.DateTimeField(null=True)
     discarded_at = models.DateTimeField(null=True)
-    # {column id: ISO time or null}: entry dates on the counted path.
+    # {column id: epoch seconds or null}: entry dates on the counted path. Numbers, not ISO
+    # strings: formatting 900k dates was a sixth of a full recompute at 100k items.
     entries = models.JSONField()
     cycle_seconds = models.FloatField(null=True)
     cycle_days = models.PositiveIntegerField(null=True)

@@ -32,6 +32,11 @@ FORECAST_MAX_DAYS = 3650  # the horizon of ``forecast.when_done``; a date foreca
 # --- the board and its state -----------------------------------------------------------------
 
 
+def entry_time(value: float) -> dt.datetime:
+    """An entry date as ``ItemMetrics.entries`` stores it (epoch seconds), as a UTC datetime."""
+    return dt.datetime.fromtimestamp(value, dt.UTC)
+
+
 def readable_board(user, slug: str) -> Board | None:
     """The board ``slug`` if ``user`` may read its metrics (a member in any role, or a
     superuser), else None, so that a board the user can't see looks like no board at all.
@@ -470,7 +475,7 @@ def remaining_time_history(
         for column_id in before:
             entered = entries.get(str(column_id))
             if entered is not None:
-                elapsed = delivered_at - dt.datetime.fromisoformat(entered)
+                elapsed = delivered_at - entry_time(entered)
                 history[column_id].append(elapsed.total_seconds() / SECONDS_PER_DAY)
     return history, count
 
@@ -509,7 +514,7 @@ def forecast_items(
             entered = snapshot.entries.get(str(column_id))
             age = 0.0
             if entered is not None:
-                elapsed = now - dt.datetime.fromisoformat(entered)
+                elapsed = now - entry_time(entered)
                 age = max(0.0, elapsed.total_seconds() / SECONDS_PER_DAY)
             in_progress.append((item.pk, column_id, age))
     result: dict[str, Any] = {

@@ -25,13 +25,30 @@ def schedule_board_refresh(board_id: int) -> None:
     """
     from metrics.tasks import refresh_board
 
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        refresh_board.delay(board_id)
-        return
-    debounce = settings.METRICS_DEBOUNCE_SECONDS
-    if cache.add(scheduled_key(board_id), 1, timeout=max(60, debounce * 10)):
-        refresh_board.apply_async((board_id,), countdown=debounce)
+    _debounced(refresh_board, board_id, scheduled_key(board_id), settings.METRICS_DEBOUNCE_SECONDS)
 
 
 def scheduled_key(board_id: int) -> str:
     return f"flowboard:metrics:scheduled:{board_id}"
+
+
+def summary_key(board_id: int) -> str:
+    return f"flowboard:metrics:summary:{board_id}"
+
+
+def schedule_summary_refresh(board_id: int) -> None:
+    """Enqueue one summary refresh of the board, at most one per
+    ``METRICS_SUMMARY_DEBOUNCE_SECONDS``. In-process, it runs at once."""
+    from metrics.tasks import refresh_board_summary
+
+    debounce = settings.METRICS_SUMMARY_DEBOUNCE_SECONDS
+    _debounced(refresh_board_summary, board_id, summary_key(board_id), debounce)
+
+
+def _debounced(task, board_id: int, key: str, debounce: int) -> None:
+    """Enqueue ``task(board_id)`` in ``debounce`` seconds unless one is already waiting (the task
+    deletes ``key`` when it starts). The key expires on its own if a worker never runs it."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        task.delay(board_id)
+    elif cache.add(key, 1, timeout=max(120, debounce * 10)):
+        task.apply_async((board_id,), countdown=debounce)

@@ -12,7 +12,7 @@ from django.db import DatabaseError
 
 from boards.models import Board
 from metrics import refresh, summary
-from metrics.services import scheduled_key
+from metrics.services import schedule_summary_refresh, scheduled_key, summary_key
 
 RETRY = {
     "acks_late": True,
@@ -26,13 +26,24 @@ RETRY = {
 @shared_task(**RETRY)
 def refresh_board(board_id: int) -> int:
     """Refresh what changed on the board since the last run (see ``schedule_board_refresh``),
-    then its summary. Returns the number of items refreshed."""
+    then schedule its summary. Returns the number of items refreshed."""
     cache.delete(scheduled_key(board_id))
     refreshed = refresh.process_pending(board_id)
-    board = Board.objects.filter(pk=board_id).first()
-    if refreshed and board is not None:
-        summary.refresh_summary(board)
+    if refreshed:
+        schedule_summary_refresh(board_id)
     return refreshed
+
+
+@shared_task(**RETRY)
+def refresh_board_summary(board_id: int) -> bool:
+    """Recompute the board's summary from its snapshots (debounced separately: on a board of
+    100,000 items it reads the window's moves and takes seconds, while a refresh takes ms)."""
+    cache.delete(summary_key(board_id))
+    board = Board.objects.filter(pk=board_id).first()
+    if board is None:
+        return False
+    summary.refresh_summary(board)
+    return True
 
 
 @shared_task(**RETRY)

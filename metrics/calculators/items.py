@@ -143,7 +143,7 @@ def item_flow(
     columns = board.by_id
     created_at = moves[0][1]
     path = counted_path([(positions[column], at) for column, at in moves])
-    by_position = entry_times(path, positions.values())
+    by_position = entry_times(path, board.position_set)
     entries = {c.id: by_position[c.position] for c in board.columns}
     started_at = entries[board.commitment_id]
     delivered_at = entries[board.delivery_id]

@@ -33,7 +33,9 @@ def entry_times(path: Sequence[tuple[int, T]], positions: Iterable[int]) -> dict
     """The entry time of each of ``positions`` given a counted path (rule 2, with backfill)."""
     visits = dict(path)
     top = path[-1][0] if path else None
-    wanted = set(positions)
+    if not isinstance(positions, set | frozenset):
+        positions = set(positions)
+    wanted = positions
     result: dict[int, T | None] = {}
     next_visit: T | None = None
     for position in sorted(wanted | visits.keys(), reverse=True):

@@ -14,6 +14,7 @@ recomputing the board.
 - **Throughput** on day D: items whose delivered_at falls on D.
 """
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -50,13 +51,16 @@ class SeriesAccumulator:
         self.delivered = [0] * size
         self.discarded = [0] * size
 
-    def _day(self, t: float) -> int:
-        i = self.days.index(t)
-        return 0 if i < 0 else (self.size - 1 if i >= self.size else i)
-
     def add(self, flow: ItemFlow, moves: Sequence[TimedMove], sign: int = 1) -> None:
         """Add (``sign=1``) or remove (``sign=-1``) one item's contribution."""
-        day = self._day
+        midnights = self.days.midnights
+
+        def day(t: float) -> int:
+            # The day holding t; instants before the first day count on it, and instants after
+            # the last day land on the spare slot past the end.
+            i = bisect_right(midnights, t) - 1
+            return i if i > 0 else 0
+
         seen: dict[float, int] = {}
         for column_id, entered in flow.entries.items():
             if entered is not None:
@@ -67,8 +71,9 @@ class SeriesAccumulator:
         self.arrivals[day(flow.created_at)] += sign
         end = self.size - 1
         if flow.started_at is not None:
-            self.started[day(flow.started_at)] += sign
-            self.wip[day(flow.started_at)] += sign
+            d = day(flow.started_at)
+            self.started[d] += sign
+            self.wip[d] += sign
         if flow.delivered_at is not None:
             d = day(flow.delivered_at)
             self.delivered[d] += sign
@@ -82,21 +87,25 @@ class SeriesAccumulator:
                 self.wip[d] -= sign
         # The column at the end of each day: the last move of each day holds until the next day
         # with a move (or the discard, or the horizon).
+        days = [bisect_right(midnights, at) - 1 for _, at in moves]
+        if days and days[0] < 0:  # moves before the first day count on it
+            days = [d if d > 0 else 0 for d in days]
+        column_wip = self.column_wip
         count = len(moves)
         for i in range(count):
-            column_id, at = moves[i]
-            d = day(at)
+            d = days[i]
             if d >= end:
                 break
             if i + 1 < count:
-                following = day(moves[i + 1][1])
+                following = days[i + 1]
                 if following == d:
                     continue  # not the last move of its day
                 until = following if following < end else end
             else:
                 until = end
-            self.column_wip[column_id][d] += sign
-            self.column_wip[column_id][until] -= sign
+            diffs = column_wip[moves[i][0]]
+            diffs[d] += sign
+            diffs[until] -= sign
 
     def build(self) -> Series:
         def running(diffs: list[int]) -> list[int]:
@@ -117,6 +126,19 @@ class SeriesAccumulator:
             delivered=self.delivered[:n],
             discarded=self.discarded[:n],
         )
+
+    def merge(self, other: "SeriesAccumulator") -> None:
+        """Add another accumulator's contributions (same board and days) to this one."""
+        for name in ("cfd", "column_wip"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            for column_id, diffs in theirs.items():
+                target = mine[column_id]
+                for i, value in enumerate(diffs):
+                    target[i] += value
+        for name in ("wip", "arrivals", "started", "delivered", "discarded"):
+            target = getattr(self, name)
+            for i, value in enumerate(getattr(other, name)):
+                target[i] += value
 
     def changes(self) -> dict[str, list[tuple]]:
         """The non-zero differences, for applying a delta to stored series.

@@ -34,6 +34,10 @@ class BoardInfo:
         return {c.id: c.position for c in self.columns}
 
     @cached_property
+    def position_set(self) -> frozenset[int]:
+        return frozenset(c.position for c in self.columns)
+
+    @cached_property
     def commitment_position(self) -> int:
         return self.by_id[self.commitment_id].position
 

@@ -144,11 +144,12 @@ def test_a_board_without_snapshots_gets_a_full_recompute_on_its_first_refresh(bo
     assert ItemMetrics.objects.get(item=item).current_column == col["Build"]
 
 
-def test_the_refresh_task_refreshes_items_and_the_summary(board, col):
+def test_the_refresh_tasks_refresh_items_then_the_summary(board, col):
     item = WorkItemFactory(board=board, created_at=NOW - dt.timedelta(days=5))
     work_item_move(item, col["Build"], actor=None, source="api", at=NOW - dt.timedelta(days=4))
     work_item_move(item, col["Done"], actor=None, source="api", at=NOW - dt.timedelta(days=1))
-    assert tasks.refresh_board(board.pk) == 1
+    assert tasks.refresh_board(board.pk) == 1  # and schedules the summary (debounced)
+    assert tasks.refresh_board_summary(board.pk) is True
     summary = BoardMetrics.objects.get(board=board).summary
     assert summary["has_history"] is True
     assert summary["cycle_time"]["percentiles"] == {"50": 4, "70": 4, "85": 4, "95": 4}
@@ -164,3 +165,19 @@ def test_a_column_over_its_limit_is_counted_in_wip_per_column(board, col):
     refresh.recompute_board(board, now=NOW)
     today = ColumnDay.objects.get(board=board, column=col["Build"], day=NOW.date())
     assert today.wip == 3
+
+
+@pytest.mark.realservers
+@pytest.mark.django_db(transaction=True)
+def test_the_two_process_recompute_writes_the_same_rows(postgres_only, monkeypatch):
+    """Large boards are computed half here, half in a forked process with its own connection."""
+    from tests.factories import BoardFactory
+
+    board = BoardFactory()
+    random_history(board, random.Random(11), NOW - dt.timedelta(days=30), NOW, items=40)
+    refresh.recompute_board(board, now=NOW)
+    serial = dump(board)
+    monkeypatch.setattr(refresh, "PARALLEL_THRESHOLD", 0)
+    refresh.recompute_board(board, now=NOW)
+    assert dump(board) == serial
+    assert len(serial["items"]) == WorkItem.objects.filter(board=board).count()

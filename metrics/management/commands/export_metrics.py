@@ -126,7 +126,7 @@ class Command(BaseCommand):
                 if entered is None:
                     dates.append("")
                 else:
-                    local = dt.datetime.fromisoformat(entered).astimezone(board.tz)
+                    local = selectors.entry_time(entered).astimezone(board.tz)
                     dates.append(local.date().isoformat())
             rows.append(
                 [

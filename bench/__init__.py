@@ -1,0 +1,1 @@
+"""Benchmark tooling: synthetic boards at scale (``bench.generate``)."""
