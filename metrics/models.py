@@ -42,19 +42,24 @@ class ItemMetrics(models.Model):
     cycle_days = models.PositiveIntegerField(null=True)
     lead_seconds = models.FloatField(null=True)
     lead_days = models.PositiveIntegerField(null=True)
-    age_seconds = models.FloatField(null=True)
-    age_days = models.PositiveIntegerField(null=True)
-    # {column id: seconds}: every stay from the raw log.
+    # {column id: seconds}: every closed stay from the raw log. The open stay, in the current
+    # column since ``in_column_since``, is added by readers: a snapshot holds no "now", so an
+    # item nobody touched keeps exactly the same row (ages are computed when read, too).
     time_in_column = models.JSONField()
+    in_column_since = models.DateTimeField(null=True)
     active_seconds = models.FloatField(null=True)
     waiting_seconds = models.FloatField(null=True)
     flow_efficiency = models.FloatField(null=True)
+    # Closed blocked time (merged); an open block adds now - blocked_since when read.
     blocked_seconds = models.FloatField()
+    blocked_since = models.DateTimeField(null=True)
     readiness_entered_at = models.DateTimeField(null=True)
     readiness_lead_seconds = models.FloatField(null=True)
     # The newest Transition this snapshot includes: a refresh recomputes the item's old
     # contribution to the daily series from exactly these moves and swaps it for the new one.
     last_transition_id = models.BigIntegerField()
+    # A hash of every figure above: a full recompute rewrites only the rows whose figures changed.
+    fingerprint = models.BigIntegerField()
     computed_at = models.DateTimeField()
 
     class Meta:

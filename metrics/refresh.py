@@ -57,51 +57,56 @@ ITEM_COLUMNS = [
     "cycle_days",
     "lead_seconds",
     "lead_days",
-    "age_seconds",
-    "age_days",
     "time_in_column",
+    "in_column_since",
     "active_seconds",
     "waiting_seconds",
     "flow_efficiency",
     "blocked_seconds",
+    "blocked_since",
     "readiness_entered_at",
     "readiness_lead_seconds",
     "last_transition_id",
+    "fingerprint",
     "computed_at",
 ]
 # PostgreSQL types of ITEM_COLUMNS, for COPY (JSON goes as text into the jsonb columns).
 ITEM_TYPES = [
-    "int8",
-    "int8",
-    "int8",
-    "timestamptz",
-    "timestamptz",
-    "timestamptz",
-    "timestamptz",
-    "text",
-    "float8",
-    "int4",
-    "float8",
-    "int4",
-    "float8",
-    "int4",
-    "text",
-    "float8",
-    "float8",
-    "float8",
-    "float8",
-    "timestamptz",
-    "float8",
-    "int8",
-    "timestamptz",
-]
+    "int8", "int8", "int8", "timestamptz", "timestamptz", "timestamptz", "timestamptz", "text",
+    "float8", "int4", "float8", "int4", "text", "timestamptz", "float8", "float8", "float8",
+    "float8", "timestamptz", "timestamptz", "float8", "int8", "int8", "timestamptz",
+]  # fmt: skip
 
 
 def _as_datetime(t: float | None, _from=dt.datetime.fromtimestamp, _utc=dt.UTC):
     return None if t is None else _from(t, _utc)
 
 
-def item_row(board_id: int, flow: ItemFlow, last_transition_id: int, now: dt.datetime) -> tuple:
+def fingerprint(flow: ItemFlow, last_transition_id: int) -> int:
+    """A hash of every stored figure of the item. Built from numbers only (no strings, no None,
+    whose hashes vary between processes), so the same figures hash alike in any process."""
+    values = (
+        flow.current_column_id, flow.created_at, flow.started_at, flow.delivered_at,
+        flow.discarded_at, tuple(flow.entries.items()), flow.cycle_seconds, flow.cycle_days,
+        flow.lead_seconds, flow.lead_days, tuple(flow.closed_in_column.items()),
+        flow.in_column_since, flow.active_seconds, flow.waiting_seconds, flow.flow_efficiency,
+        flow.closed_blocked_seconds, flow.blocked_since, flow.readiness_entered_at,
+        flow.readiness_lead_seconds, last_transition_id,
+    )  # fmt: skip
+    return hash(_no_none(values))
+
+
+def _no_none(values):
+    if values is None:
+        return -1.5e308
+    if isinstance(values, tuple):
+        return tuple(_no_none(v) for v in values)
+    return values
+
+
+def item_row(
+    board_id: int, flow: ItemFlow, last_transition_id: int, now: dt.datetime, print_: int
+) -> tuple:
     """The ItemMetrics row of one item, in ``ITEM_COLUMNS`` order."""
     entries = {str(column_id): at for column_id, at in flow.entries.items()}
     return (
@@ -117,16 +122,17 @@ def item_row(board_id: int, flow: ItemFlow, last_transition_id: int, now: dt.dat
         flow.cycle_days,
         flow.lead_seconds,
         flow.lead_days,
-        flow.age_seconds,
-        flow.age_days,
-        json.dumps({str(k): v for k, v in flow.time_in_column.items()}),
+        json.dumps({str(k): v for k, v in flow.closed_in_column.items()}),
+        _as_datetime(flow.in_column_since),
         flow.active_seconds,
         flow.waiting_seconds,
         flow.flow_efficiency,
-        flow.blocked_seconds,
+        flow.closed_blocked_seconds,
+        _as_datetime(flow.blocked_since),
         _as_datetime(flow.readiness_entered_at),
         flow.readiness_lead_seconds,
         last_transition_id,
+        print_,
         now,
     )
 
@@ -159,12 +165,12 @@ def recompute_board(board: Board, now: dt.datetime | None = None) -> dict:
         info = loaders.board_info(board)
         days = _board_days(board, info, now)
         first, last = days.first, days.date(days.days - 1)
-        items = _recompute(board, info, days, now)
+        counts = _recompute(board, info, days, now)
         PendingRefresh.objects.filter(id__in=pending).delete()
         state.first_day, state.last_day = first, last
         state.full_computed_at = state.computed_at = now
         state.save(update_fields=["first_day", "last_day", "full_computed_at", "computed_at"])
-    return {"items": items, "days": days.days}
+    return {**counts, "days": days.days}
 
 
 # Boards with more items than this are computed on two cores (PostgreSQL only: a forked process
@@ -173,33 +179,48 @@ def recompute_board(board: Board, now: dt.datetime | None = None) -> dict:
 PARALLEL_THRESHOLD = 20_000
 
 
-def _recompute(board: Board, info: BoardInfo, days: DayIndex, now: dt.datetime) -> int:
-    """Every item's row and the board's series, written in place of the old ones."""
+def _recompute(board: Board, info: BoardInfo, days: DayIndex, now: dt.datetime) -> dict:
+    """Every item's figures and the board's series. Item rows whose figures did not change
+    (same fingerprint) are left as they are; the others are replaced."""
     parallel = (
         connection.vendor == "postgresql"
         and "fork" in multiprocessing.get_all_start_methods()
         and WorkItem.objects.filter(board=board).count() > PARALLEL_THRESHOLD
     )
-    ItemMetrics.objects.filter(board_id=board.pk).delete()
+    known = dict(
+        ItemMetrics.objects.filter(board_id=board.pk).values_list("item_id", "fingerprint")
+    )
     if parallel:
-        count, series = _compute_in_two(board, info, days, now)
+        written, seen, series = _compute_in_two(board, info, days, now, known)
     else:
-        rows, series = _compute_part(board.pk, info, days, now)
-        _insert(ItemMetrics._meta.db_table, ITEM_COLUMNS, rows, ITEM_TYPES)
-        count = len(rows)
+        rows, seen, series = _compute_part(board.pk, info, days, now, known)
+        written = _write_items(rows, known)
+    _delete_items([item_id for item_id in known if item_id not in seen])  # items gone
     _replace_series(board.pk, info, series.build())
-    return count
+    return {"items": len(seen), "rewritten": written}
+
+
+def _write_items(rows: list[tuple], known: dict[int, int]) -> int:
+    _delete_items([row[0] for row in rows if row[0] in known])
+    _insert(ItemMetrics._meta.db_table, ITEM_COLUMNS, rows, ITEM_TYPES)
+    return len(rows)
+
+
+def _delete_items(item_ids: list[int]) -> None:
+    for start in range(0, len(item_ids), BATCH):
+        ItemMetrics.objects.filter(item_id__in=item_ids[start : start + BATCH]).delete()
 
 
 def _compute_part(
-    board_id: int, info: BoardInfo, days: DayIndex, now: dt.datetime, part=None
-) -> tuple[list[tuple], SeriesAccumulator]:
-    """The rows and series contributions of the board's items (or of ``part`` of them)."""
+    board_id: int, info: BoardInfo, days: DayIndex, now: dt.datetime, known, part=None
+) -> tuple[list[tuple], set[int], SeriesAccumulator]:
+    """The series contributions of the board's items (or of ``part`` of them), and the rows of
+    those whose fingerprint differs from ``known``; also the ids of every item seen."""
     accumulator = SeriesAccumulator(info, days)
     blocks = loaders.blocks_by_item(board_id, part=part)
     discarded = loaders.discarded_by_item(board_id, part=part)
     stamp = now.timestamp()
-    rows = []
+    rows, seen = [], set()
     for item_id, group in groupby(loaders.stream_moves(board_id, part=part), key=itemgetter(0)):
         group = list(group)
         moves = [(column_id, at) for _, column_id, at, _ in group]
@@ -207,20 +228,24 @@ def _compute_part(
             info, days, item_id, moves, blocks.get(item_id, ()), stamp, discarded.get(item_id)
         )
         accumulator.add(flow, moves)
-        rows.append(item_row(board_id, flow, group[-1][3], now))
-    return rows, accumulator
+        seen.add(item_id)
+        last_id = group[-1][3]
+        print_ = fingerprint(flow, last_id)
+        if known.get(item_id) != print_:
+            rows.append(item_row(board_id, flow, last_id, now, print_))
+    return rows, seen, accumulator
 
 
-def _compute_in_two(board: Board, info: BoardInfo, days: DayIndex, now: dt.datetime):
+def _compute_in_two(board: Board, info: BoardInfo, days: DayIndex, now: dt.datetime, known):
     """Half the items here, half in a forked process with its own database connection. This
     half is written while the other is still being computed."""
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(sender, board.pk, info, days, now))
+    child = context.Process(target=_child, args=(sender, board.pk, info, days, now, known))
     child.start()
     sender.close()
-    rows, series = _compute_part(board.pk, info, days, now, part=(0, 2))
-    _insert(ItemMetrics._meta.db_table, ITEM_COLUMNS, rows, ITEM_TYPES)
+    rows, seen, series = _compute_part(board.pk, info, days, now, known, part=(0, 2))
+    written = _write_items(rows, known)
     try:
         outcome = receiver.recv()
     except EOFError:
@@ -228,16 +253,16 @@ def _compute_in_two(board: Board, info: BoardInfo, days: DayIndex, now: dt.datet
     child.join()
     if isinstance(outcome, BaseException):
         raise outcome
-    child_rows, child_series = outcome
-    _insert(ItemMetrics._meta.db_table, ITEM_COLUMNS, child_rows, ITEM_TYPES)
+    child_rows, child_seen, child_series = outcome
+    written += _write_items(child_rows, known)
     series.merge(child_series)
-    return len(rows) + len(child_rows), series
+    return written, seen | child_seen, series
 
 
 _inherited: list = []
 
 
-def _child(sender, board_id: int, info: BoardInfo, days: DayIndex, now: dt.datetime) -> None:
+def _child(sender, board_id: int, info: BoardInfo, days: DayIndex, now: dt.datetime, known):
     """The forked half. The inherited connections belong to the parent's open transaction:
     they are set aside untouched (closing one would end the parent's session) and a new one is
     opened. The process ends with ``os._exit``, so nothing is finalised on them."""
@@ -247,7 +272,7 @@ def _child(sender, board_id: int, info: BoardInfo, days: DayIndex, now: dt.datet
         _inherited.append(wrapper.connection)
         wrapper.connection = None
     try:
-        sender.send(_compute_part(board_id, info, days, now, part=(1, 2)))
+        sender.send(_compute_part(board_id, info, days, now, known, part=(1, 2)))
     except BaseException as error:  # the parent re-raises it
         sender.send(error)
     finally:
@@ -404,7 +429,8 @@ def refresh_items(
             old_discard = old_discarded.timestamp() if old_discarded else None
             old = item_flow(info, days, item_id, old_moves, (), stamp, old_discard)
             delta.add(old, old_moves, -1)
-        rows.append(item_row(board.pk, flow, group[-1][3], now))
+        last_id = group[-1][3]
+        rows.append(item_row(board.pk, flow, last_id, now, fingerprint(flow, last_id)))
     _apply_delta(board.pk, days, delta)
     ItemMetrics.objects.filter(item_id__in=[row[0] for row in rows]).delete()
     _insert(ItemMetrics._meta.db_table, ITEM_COLUMNS, rows, ITEM_TYPES)

@@ -331,7 +331,8 @@ def time_in_column(
     from the raw log), and the column's WIP at the end of the latest filled day up to today.
 
     The window defaults to the ``CYCLE_WINDOW_DAYS`` days up to today. The delivery column and
-    those after it have no figures: time spent there is after delivery, not flow time.
+    those after it have no figures: time spent there is after delivery, not flow time. (So the
+    snapshot's closed stays are the whole story: a delivered item's open stay is after delivery.)
     """
     end = until or today(board, now)
     start = since or end - dt.timedelta(days=CYCLE_WINDOW_DAYS - 1)
@@ -578,8 +579,15 @@ def all_item_snapshots(board: Board) -> QuerySet[ItemMetrics]:
             "cycle_seconds",
             "lead_days",
             "blocked_seconds",
+            "blocked_since",
         )
     )
+
+
+def blocked_seconds(snapshot: dict[str, Any], now: dt.datetime) -> float:
+    """Blocked time of an item as of ``now``: the closed blocks, plus an open one so far."""
+    since = snapshot["blocked_since"]
+    return snapshot["blocked_seconds"] + ((now - since).total_seconds() if since else 0.0)
 
 
 def all_cycle_days(board: Board) -> list[int]:

@@ -92,6 +92,12 @@ class ItemFlow:
     blocked_seconds: float
     readiness_entered_at: float | None
     readiness_lead_seconds: float | None
+    # The same figures without "now": closed stays and blocks, and when the open ones began.
+    # Snapshots store these (readers add now - since), so an untouched item's row never changes.
+    closed_in_column: dict[int, float]
+    in_column_since: float | None
+    closed_blocked_seconds: float
+    blocked_since: float | None
 
 
 def merged_intervals(intervals: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -153,12 +159,33 @@ def item_flow(
 
     end_of_life = discarded_at if discarded_at is not None else now
     item_stays = stays(moves, end_of_life)
-    time_in_column: dict[int, float] = {}
-    for column_id, start, end in item_stays:
-        time_in_column[column_id] = time_in_column.get(column_id, 0.0) + (end - start)
+    closed_in_column: dict[int, float] = {}
+    is_open = discarded_at is None
+    for column_id, start, end in item_stays[:-1] if is_open else item_stays:
+        closed_in_column[column_id] = closed_in_column.get(column_id, 0.0) + (end - start)
+    time_in_column = closed_in_column
+    in_column_since = None
+    if is_open:
+        column_id, in_column_since, end = item_stays[-1]
+        time_in_column = dict(closed_in_column)
+        time_in_column[column_id] = time_in_column.get(column_id, 0.0) + (end - in_column_since)
 
-    blocked = merged_intervals([(b[0], end_of_life if b[1] is None else b[1]) for b in blocks])
-    blocked_seconds = sum(b - a for a, b in blocked)
+    blocked_since = None
+    closed_blocked = blocked_seconds = 0.0
+    blocked: list[tuple[float, float]] = []
+    if blocks:
+        blocked = merged_intervals([(b[0], end_of_life if b[1] is None else b[1]) for b in blocks])
+        blocked_seconds = sum(b - a for a, b in blocked)
+        still_open = [b[0] for b in blocks if b[1] is None] if is_open else []
+        if still_open:
+            blocked_since = min(still_open)
+            closed = merged_intervals([b for b in blocks if b[1] is not None])
+            # Closed blocked time before the open block began; readers add now - since.
+            closed_blocked = sum(b - a for a, b in closed) - overlap_seconds(
+                blocked_since, max(b for _, b in closed) if closed else blocked_since, closed
+            )
+        else:
+            closed_blocked = blocked_seconds
 
     cycle_seconds = lead_seconds = active = waiting = efficiency = None
     cycle_days = lead_days = None
@@ -206,6 +233,10 @@ def item_flow(
         blocked_seconds=blocked_seconds,
         readiness_entered_at=readiness_entered_at,
         readiness_lead_seconds=readiness_lead,
+        closed_in_column=closed_in_column,
+        in_column_since=in_column_since,
+        closed_blocked_seconds=closed_blocked,
+        blocked_since=blocked_since,
     )
 
 

@@ -17,23 +17,17 @@ from tests.factories import WorkItemFactory
 NOW = timezone.now().replace(microsecond=0)
 ITEM_FIELDS = [
     "item_id", "current_column_id", "created_at", "started_at", "delivered_at", "discarded_at",
-    "entries", "cycle_seconds", "cycle_days", "lead_seconds", "lead_days", "age_seconds",
-    "age_days", "time_in_column", "active_seconds", "waiting_seconds", "blocked_seconds",
-    "readiness_entered_at", "readiness_lead_seconds", "last_transition_id",
+    "entries", "cycle_seconds", "cycle_days", "lead_seconds", "lead_days", "time_in_column",
+    "in_column_since", "active_seconds", "waiting_seconds", "flow_efficiency", "blocked_seconds",
+    "blocked_since", "readiness_entered_at", "readiness_lead_seconds", "last_transition_id",
+    "fingerprint",
 ]  # fmt: skip
 
 
-# Open stays, open blocks and ages are "as of" the refresh: an item untouched since an earlier
-# refresh keeps that earlier reading (the API computes ages at request time).
-AS_OF_FIELDS = {"age_seconds", "age_days", "time_in_column", "blocked_seconds"}
-
-
-def dump(board, items=None, as_of=True):
-    """Every snapshot row of the board, comparable across refreshes."""
-    fields = [f for f in ITEM_FIELDS if as_of or f not in AS_OF_FIELDS]
+def dump(board):
+    """Every snapshot row of the board, comparable across refreshes (a snapshot holds no "now":
+    open stays and blocks are stored as the time they began)."""
     snapshots = ItemMetrics.objects.filter(board=board).order_by("item_id")
-    if items is not None:
-        snapshots = snapshots.filter(item_id__in=items)
     return {
         "board_days": list(
             BoardDay.objects.filter(board=board)
@@ -45,7 +39,7 @@ def dump(board, items=None, as_of=True):
             .order_by("column__position", "day")
             .values_list("column_id", "day", "cfd", "wip")
         ),
-        "items": list(snapshots.values_list(*fields)),
+        "items": list(snapshots.values_list(*ITEM_FIELDS)),
     }
 
 
@@ -85,24 +79,38 @@ def test_the_per_move_refresh_equals_a_full_recompute(board, seed):
 
     # A new day dawns (several, in fact), and more work flows.
     random_history(board, rng, NOW - dt.timedelta(days=9), NOW - dt.timedelta(hours=1), steps=30)
-    touched = set(PendingRefresh.objects.values_list("item_id", flat=True))
-    assert touched
+    assert PendingRefresh.objects.exists()
     refresh.process_pending(board.pk, now=NOW)
-    incremental, incremental_touched = dump(board, as_of=False), dump(board, items=touched)
+    incremental = dump(board)
     assert not PendingRefresh.objects.exists()
 
-    refresh.recompute_board(board, now=NOW)
-    assert incremental == dump(board, as_of=False)
-    assert incremental_touched == dump(board, items=touched)
+    counts = refresh.recompute_board(board, now=NOW)
+    assert incremental == dump(board)
+    assert counts["rewritten"] == 0  # every row was already right: nothing to rewrite
 
 
 def test_a_full_recompute_twice_leaves_the_same_rows(board):
     random_history(board, random.Random(7), NOW - dt.timedelta(days=20), NOW)
-    refresh.recompute_board(board, now=NOW)
+    assert refresh.recompute_board(board, now=NOW)["rewritten"] == WorkItem.objects.count()
     first = dump(board)
-    refresh.recompute_board(board, now=NOW)
-    assert dump(board) == first
+    later = refresh.recompute_board(board, now=NOW + dt.timedelta(hours=5))
+    assert later["rewritten"] == 0
+    assert dump(board)["items"] == first["items"]
     assert first["items"] and first["column_days"]
+
+
+def test_open_stays_and_blocks_are_stored_as_the_time_they_began(board, col):
+    item = WorkItemFactory(board=board, created_at=NOW - dt.timedelta(days=6))
+    work_item_move(item, col["Build"], actor=None, source="api", at=NOW - dt.timedelta(days=4))
+    block_start(item, actor=None, reason="external", at=NOW - dt.timedelta(days=3))
+    block_end(item, actor=None, at=NOW - dt.timedelta(days=2))
+    block_start(item, actor=None, reason="decision", at=NOW - dt.timedelta(days=1))
+    refresh.recompute_board(board, now=NOW)
+    row = ItemMetrics.objects.get(item=item)
+    assert row.time_in_column == {str(col["Backlog"].pk): 2 * 86400}
+    assert row.in_column_since == NOW - dt.timedelta(days=4)
+    assert row.blocked_seconds == 86400  # the closed block; the open one began a day ago
+    assert row.blocked_since == NOW - dt.timedelta(days=1)
 
 
 def test_a_refresh_killed_halfway_leaves_nothing_half_done(board, col, monkeypatch):

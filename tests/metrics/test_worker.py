@@ -102,6 +102,6 @@ def test_a_burst_of_500_moves_causes_a_handful_of_refreshes(worker, settings):
     print(f"500 moves in {burst_seconds:.1f} s caused {runs} refreshes")
     assert 1 <= runs <= max(10, int(burst_seconds / 2) + 5)
 
-    after_burst = dump(board, as_of=False)
+    after_burst = dump(board)
     refresh.recompute_board(board)
-    assert after_burst == dump(board, as_of=False)
+    assert after_burst == dump(board)

@@ -67,7 +67,7 @@ class Command(BaseCommand):
         now = timezone.now()
         info = selectors.board_info(found)
         files = [
-            ("cycletime.csv", self.cycletime(found, info)),
+            ("cycletime.csv", self.cycletime(found, info, now)),
             ("cfd.csv", self.cfd(found, info)),
             ("throughput.csv", self.throughput(found)),
             ("percentiles.csv", self.percentiles(found)),
@@ -105,7 +105,7 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"Cannot write {path}: {exc}") from exc
 
-    def cycletime(self, board: Board, info) -> list[list[str]]:
+    def cycletime(self, board: Board, info, now: dt.datetime) -> list[list[str]]:
         rows = [
             [
                 "key",
@@ -137,7 +137,7 @@ class Command(BaseCommand):
                     number(item["cycle_days"]),
                     number(item["cycle_seconds"]),
                     number(item["lead_days"]),
-                    number(item["blocked_seconds"] / selectors.SECONDS_PER_DAY),
+                    number(selectors.blocked_seconds(item, now) / selectors.SECONDS_PER_DAY),
                 ]
             )
         return rows
