@@ -3,10 +3,12 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 
 from boards import services
 from boards.models import Block, Board, BoardMembership, Column, Transition, WorkItem
 from flowboard.errors import FlowboardError
+from metrics import services as metrics_services
 
 
 class ColumnInline(admin.TabularInline):
@@ -28,6 +30,11 @@ class BoardAdmin(admin.ModelAdmin):
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     inlines = [ColumnInline, MembershipInline]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if change:
+            metrics_services.board_setup_changed(form.instance)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name in ("commitment_column", "delivery_column"):
@@ -63,8 +70,6 @@ class WorkItemForm(forms.ModelForm):
             self.fields["move_to"].queryset = self.instance.board.columns.all()
             self.fields["move_to"].initial = self.instance.column_id
             self.fields["board"].disabled = True
-        else:
-            del self.fields["move_to"]
 
 
 @admin.register(WorkItem)
@@ -75,6 +80,20 @@ class WorkItemAdmin(admin.ModelAdmin):
     list_select_related = ("board", "column")
     search_fields = ("key", "title", "external_key")
     readonly_fields = ("key", "column", "started_at", "delivered_at", "discarded_at", "version")
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return fields if obj is not None else [f for f in fields if f != "move_to"]
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if obj.pk is None:  # the service refused it; its message is on the page
+            return HttpResponseRedirect(request.path)
+        return super().response_add(request, obj, post_url_continue)
+
+    def log_addition(self, request, obj, message):
+        if obj.pk is not None:
+            return super().log_addition(request, obj, message)
+        return None
 
     def save_model(self, request, obj, form, change):
         try:
@@ -138,10 +157,16 @@ class TransitionAdmin(admin.ModelAdmin):
 
 @admin.register(Block)
 class BlockAdmin(admin.ModelAdmin):
+    """Blocker history. Blocks start and end on the board and through the API (the services
+    check them and queue the metrics); here they are read."""
+
     list_display = ("item", "reason", "started_at", "ended_at")
     list_filter = ("reason",)
     list_select_related = ("item",)
     search_fields = ("item__key", "note")
+
+    def has_add_permission(self, request):
+        return False
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -100,6 +100,8 @@ def board_create(
 
 
 def _check_time(at: dt.datetime | None) -> dt.datetime:
+    """The time of a change: now by default. A client clock a little ahead is taken as now (a
+    change is never dated in the future, where the daily series don't reach yet)."""
     now = timezone.now()
     if at is None:
         return now
@@ -107,7 +109,18 @@ def _check_time(at: dt.datetime | None) -> dt.datetime:
         raise InvalidInput("Times must carry a time zone.", at=at.isoformat())
     if at > now + FUTURE_TOLERANCE:
         raise InvalidInput("A change cannot be dated in the future.", at=at.isoformat())
-    return at
+    return min(at, now)
+
+
+def _check_after_history(item: WorkItem, at: dt.datetime, what: str) -> None:
+    """Refuse a change dated before the item's last move: history is appended, not rewritten."""
+    last = Transition.objects.filter(item=item).order_by("-at", "-id").values_list("at", flat=True)
+    last = last.first()
+    if last is not None and at < last:
+        raise InvalidInput(
+            f"{what} of {item.key} at {at.isoformat()} would come before its last move "
+            f"at {last.isoformat()}.",
+        )
 
 
 def _bottom_rank(column: Column) -> str:
@@ -496,6 +509,7 @@ def work_item_discard(
             raise ItemDiscarded(f"{locked.key} is already discarded.", key=locked.key)
         if locked.delivered_at is not None:
             raise InvalidTransition(f"{locked.key} was delivered; it cannot be discarded.")
+        _check_after_history(locked, at, "A discard")
         open_block = locked.blocks.filter(ended_at__isnull=True).first()
         if open_block is not None:
             _end_block(open_block, actor, max(at, open_block.started_at))
@@ -527,6 +541,8 @@ def block_start(
             raise ItemDiscarded(f"{locked.key} was discarded.", key=locked.key)
         if criterion is not None and criterion.item_id != locked.pk:
             raise InvalidInput("The criterion belongs to another item.")
+        if at < locked.created_at:
+            raise InvalidInput(f"A block of {locked.key} cannot start before it was created.")
         current = locked.blocks.filter(ended_at__isnull=True).first()
         if current is not None:
             raise InvalidTransition(

@@ -174,7 +174,7 @@ class ForecastAPI(BoardMetricsAPI):
             ForecastQuery,
             request,
             today=selectors.today(board, now),
-            max_days=selectors.FORECAST_MAX_DAYS,
+            max_days=selectors.FORECAST_DATE_MAX_DAYS,
         )
         if "keys" in query:
             items = selectors.items_by_key(board, query["keys"])

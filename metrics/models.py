@@ -90,6 +90,10 @@ class BoardMetrics(models.Model):
     summary_computed_at = models.DateTimeField(null=True)
     # How many incremental refreshes ran: shows the debounce at work (a burst, a few runs).
     refreshes = models.PositiveBigIntegerField(default=0)
+    # The board set-up the snapshots were computed with (columns, their positions, stages and
+    # activities, the commitment and delivery points, the zone). When an ops lead changes it,
+    # stored contributions no longer match: the next refresh recomputes the board instead.
+    setup = models.JSONField(default=dict)
 
     class Meta:
         verbose_name_plural = "board metrics"

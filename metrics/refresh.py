@@ -27,12 +27,15 @@ Where the work happens, and why (measured on 100,000 items and 979,434 transitio
 
 import datetime as dt
 import json
+import logging
 import multiprocessing
 from collections.abc import Iterable, Sequence
 from itertools import groupby
 from operator import itemgetter
 
-from django.db import connection, transaction
+import billiard
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max, Min
 from django.utils import timezone
 
@@ -44,6 +47,7 @@ from metrics.calculators.types import BoardInfo
 from metrics.models import BoardDay, BoardMetrics, ColumnDay, ItemMetrics, PendingRefresh
 
 BATCH = 5000
+logger = logging.getLogger(__name__)
 ITEM_COLUMNS = [
     "item_id",
     "board_id",
@@ -137,6 +141,16 @@ def item_row(
     )
 
 
+def board_setup(info: BoardInfo) -> dict:
+    """What the snapshots depend on besides the log (see ``BoardMetrics.setup``)."""
+    return {
+        "columns": [[c.id, c.position, c.stage, c.activity] for c in info.columns],
+        "commitment": info.commitment_id,
+        "delivery": info.delivery_id,
+        "tz": str(info.tz),
+    }
+
+
 def _lock(board: Board) -> BoardMetrics | None:
     return BoardMetrics.objects.select_for_update().filter(board=board).first()
 
@@ -169,23 +183,23 @@ def recompute_board(board: Board, now: dt.datetime | None = None) -> dict:
         PendingRefresh.objects.filter(id__in=pending).delete()
         state.first_day, state.last_day = first, last
         state.full_computed_at = state.computed_at = now
-        state.save(update_fields=["first_day", "last_day", "full_computed_at", "computed_at"])
+        state.setup = board_setup(info)
+        state.save(
+            update_fields=["first_day", "last_day", "full_computed_at", "computed_at", "setup"]
+        )
     return {**counts, "days": days.days}
-
-
-# Boards with more items than this are computed on two cores (PostgreSQL only: a forked process
-# needs its own connection to a server; SQLite in tests may live in memory). Below it, the fork
-# costs more than it saves.
-PARALLEL_THRESHOLD = 20_000
 
 
 def _recompute(board: Board, info: BoardInfo, days: DayIndex, now: dt.datetime) -> dict:
     """Every item's figures and the board's series. Item rows whose figures did not change
     (same fingerprint) are left as they are; the others are replaced."""
+    # Large boards are computed on two cores. PostgreSQL only: the forked process needs its own
+    # connection to a server (SQLite in tests may live in memory). Below the threshold the fork
+    # costs more than it saves.
     parallel = (
         connection.vendor == "postgresql"
         and "fork" in multiprocessing.get_all_start_methods()
-        and WorkItem.objects.filter(board=board).count() > PARALLEL_THRESHOLD
+        and WorkItem.objects.filter(board=board).count() > settings.METRICS_PARALLEL_THRESHOLD
     )
     known = dict(
         ItemMetrics.objects.filter(board_id=board.pk).values_list("item_id", "fingerprint")
@@ -238,8 +252,10 @@ def _compute_part(
 
 def _compute_in_two(board: Board, info: BoardInfo, days: DayIndex, now: dt.datetime, known):
     """Half the items here, half in a forked process with its own database connection. This
-    half is written while the other is still being computed."""
-    context = multiprocessing.get_context("fork")
+    half is written while the other is still being computed. billiard (Celery's multiprocessing)
+    rather than the standard library's: a prefork worker's processes are daemonic, and only
+    billiard lets a daemonic process start a child."""
+    context = billiard.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_child, args=(sender, board.pk, info, days, now, known))
     child.start()
@@ -378,7 +394,7 @@ def process_pending(board_id: int, now: dt.datetime | None = None) -> int:
             if not rows:
                 break
             item_ids = sorted({item_id for _, item_id in rows})
-            if state is None or not refresh_items(board, state, item_ids, now or timezone.now()):
+            if state is None or not _refreshed(board, state, item_ids, now or timezone.now()):
                 recompute_board(board, now)
                 return refreshed + len(item_ids)
             PendingRefresh.objects.filter(id__in=[row_id for row_id, _ in rows]).delete()
@@ -387,13 +403,26 @@ def process_pending(board_id: int, now: dt.datetime | None = None) -> int:
     return refreshed
 
 
+def _refreshed(board: Board, state: BoardMetrics, item_ids, now: dt.datetime) -> bool:
+    """``refresh_items`` in a savepoint; False (recompute instead) if the stored series refuse
+    the delta, which means they no longer match the log (a constraint keeps counts >= 0)."""
+    try:
+        with transaction.atomic():
+            return refresh_items(board, state, item_ids, now)
+    except IntegrityError:
+        logger.exception("Snapshots of board %s disagree with the log; recomputing", board.pk)
+        return False
+
+
 def refresh_items(
     board: Board, state: BoardMetrics, item_ids: Sequence[int], now: dt.datetime
 ) -> bool:
     """Swap the snapshot contribution of ``item_ids`` for their current one. Call holding the
-    ``BoardMetrics`` lock. Returns False when only a full recompute can be exact (a move dated
-    before the first day of the series)."""
+    ``BoardMetrics`` lock. Returns False when only a full recompute can be exact: the board's
+    set-up changed since the snapshots, or a move is dated before the first day of the series."""
     info = loaders.board_info(board)
+    if state.setup != board_setup(info):
+        return False
     today = now.astimezone(info.tz).date()
     _extend_series(board.pk, info, state, today)
     days = DayIndex(info.tz, state.first_day, state.last_day)

@@ -26,7 +26,9 @@ from metrics.summary import CYCLE_WINDOW_DAYS, compute_summary, jsonable, throug
 
 SECONDS_PER_DAY = 86_400.0
 NO_HISTORY = {"has_history": False, "detail": "This board has no history yet."}
-FORECAST_MAX_DAYS = 3650  # the horizon of ``forecast.when_done``; a date forecast stays inside it
+FORECAST_MAX_DAYS = 3650  # the horizon of ``forecast.when_done``
+# "How many by date D" draws (D - today) days per trial, 10,000 trials: two years is ~2 s.
+FORECAST_DATE_MAX_DAYS = 730
 
 
 # --- the board and its state -----------------------------------------------------------------
@@ -406,7 +408,11 @@ def forecast_how_many(board: Board, until: dt.date, now: dt.datetime) -> dict[st
     current = today(board, now)
     sample = forecast_sample(board, current)
     days = (until - current).days
-    readings = forecast.how_many_by(sample["daily"], days)
+    key = f"flowboard:forecast:how_many:{board.pk}:{current}:{hash(tuple(sample['daily']))}:{days}"
+    readings = cache.get(key)
+    if readings is None:
+        readings = forecast.how_many_by(sample["daily"], days)
+        cache.set(key, readings, timeout=24 * 3600)
     return {
         "question": "how_many",
         "as_of": current,

@@ -13,9 +13,22 @@ MAX_ITEMS = 1000  # a forecast's cost grows with N; see docs/BENCHMARKS.md
 MAX_KEYS = 200
 
 
+# Dates outside these years can't be real flow history, and would overflow date arithmetic.
+FIRST_DATE, LAST_DATE = dt.date(1970, 1, 1), dt.date(2999, 12, 31)
+
+
+def _in_range(value: dt.date) -> None:
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise serializers.ValidationError(f"expected a date between {FIRST_DATE} and {LAST_DATE}.")
+
+
 def _date(**kwargs) -> serializers.DateField:
     return serializers.DateField(
-        required=False, input_formats=["%Y-%m-%d"], error_messages=DATE_ERRORS, **kwargs
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        error_messages=DATE_ERRORS,
+        validators=[_in_range],
+        **kwargs,
     )
 
 

@@ -12,7 +12,18 @@ def mark_item_dirty(item) -> None:
     row commits or rolls back with the change, and the refresh is scheduled on commit."""
     PendingRefresh.objects.create(board_id=item.board_id, item_id=item.pk)
     board_id = item.board_id
-    transaction.on_commit(lambda: schedule_board_refresh(board_id))
+    # robust: the change is committed and queued whatever happens to the scheduling (a broker
+    # down, a refresh that fails): it is logged, the queue row stays, the next refresh takes it.
+    transaction.on_commit(lambda: schedule_board_refresh(board_id), robust=True)
+
+
+def board_setup_changed(board) -> None:
+    """The board's columns, commitment or delivery point, or zone changed: recompute its
+    snapshots once the change commits (they were computed under the old set-up)."""
+    from metrics.tasks import recompute_board
+
+    board_id = board.pk
+    transaction.on_commit(lambda: recompute_board.delay(board_id), robust=True)
 
 
 def schedule_board_refresh(board_id: int) -> None:

@@ -237,7 +237,9 @@ def readiness_summary(
         if delivered_at is not None and in_window(delivered_at):
             delivered[item_id] = delivered_at
 
-    cohort = [c for c in criteria if c.item_id in delivered]
+    # Readiness criteria only ("criterion wait: for a readiness criterion"): a functional one
+    # met late, such as "code reviewed", says nothing about which business track held delivery.
+    cohort = [c for c in criteria if c.item_id in delivered and c.category == "readiness"]
     tracks = track_summary(cohort, entered, delivered)
 
     exact: list[float] = []

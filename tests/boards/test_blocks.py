@@ -67,6 +67,11 @@ def test_refusals(item, setup, call, error):
             block_end(item, actor=None, at=NOW - dt.timedelta(days=2))
 
 
+def test_a_block_cannot_start_before_the_item_existed(item):
+    with pytest.raises(InvalidInput, match="before it was created"):
+        block_start(item, actor=None, reason="decision", at=NOW - dt.timedelta(days=11))
+
+
 def test_a_block_can_hold_up_a_readiness_criterion(board):
     CriterionTemplateFactory(board=board, track="legal")
     item = WorkItemFactory(board=board)

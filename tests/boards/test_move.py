@@ -301,6 +301,20 @@ def test_bad_times_are_refused(item, col, when):
         work_item_move(item, col["Build"], actor=None, source=API, at=when)
 
 
+def test_a_time_a_little_ahead_of_ours_is_taken_as_now(item, col):
+    ahead = timezone.now() + dt.timedelta(minutes=2)
+    result = work_item_move(item, col["Build"], actor=None, source=API, at=ahead)
+    assert result.transition.at <= timezone.now()
+
+
+def test_a_discard_dated_before_the_last_move_is_refused(item, col):
+    work_item_move(item, col["Build"], actor=None, source=API, at=at(5))
+    with pytest.raises(InvalidInput, match="would come before its last move"):
+        work_item_discard(item, actor=None, reason="Dropped", at=at(3))
+    item.refresh_from_db()
+    assert item.discarded_at is None
+
+
 def test_ranks_place_items_without_renumbering(board, col):
     a, b, c = (WorkItemFactory(board=board) for _ in range(3))
     ranks_before = {i.pk: WorkItem.objects.get(pk=i.pk).rank for i in (a, b)}

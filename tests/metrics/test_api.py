@@ -476,7 +476,13 @@ BAD_INPUT = [
     ("forecast/?date=2024-13-01", "date: expected a date as YYYY-MM-DD."),
     ("forecast/?date=2020-01-01", "date: must be in the future"),
     ("forecast/?date={today}", "date: must be in the future"),
-    ("forecast/?date=2999-01-01", "date: must be within 3650 days of today."),
+    ("forecast/?date=2999-01-01", "date: must be within 730 days of today."),
+    ("cycle-times/?until=9999-12-31", "until: expected a date between 1970-01-01 and 2999-12-31."),
+    (
+        "time-in-column/?until=0001-01-01",
+        "until: expected a date between 1970-01-01 and 2999-12-31.",
+    ),
+    ("cycle-times/?since=0001-01-01", "since: expected a date between 1970-01-01 and 2999-12-31."),
     ("forecast/?keys=,,", "keys: expected item keys separated by commas."),
     (
         "forecast/?keys=SM-1,NOPE-7,SM-99",

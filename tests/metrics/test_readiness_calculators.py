@@ -388,3 +388,15 @@ def test_readiness_summary_of_an_empty_board():
         },
         "gates": {},
     }
+
+
+def test_functional_criteria_are_not_readiness_tracks():
+    """A functional criterion met last (code reviewed on d9) is not the critical readiness
+    criterion: the legal one met on d6 is, and the functional one has no track figures."""
+    functional = dataclasses.replace(
+        criterion(90, 5, "development", added=2, resolved=5.9), category="functional"
+    )
+    legal = criterion(91, 5, "legal", added=2, resolved=5.5)
+    result = readiness_summary(BOARD, SUMMARY_MOVES, [functional, legal], [], d(10))
+    assert set(result["tracks"]) == {"legal"}
+    assert result["tracks"]["legal"]["critical"] == 1

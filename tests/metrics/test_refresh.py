@@ -177,7 +177,7 @@ def test_a_column_over_its_limit_is_counted_in_wip_per_column(board, col):
 
 @pytest.mark.realservers
 @pytest.mark.django_db(transaction=True)
-def test_the_two_process_recompute_writes_the_same_rows(postgres_only, monkeypatch):
+def test_the_two_process_recompute_writes_the_same_rows(postgres_only, settings):
     """Large boards are computed half here, half in a forked process with its own connection."""
     from tests.factories import BoardFactory
 
@@ -185,7 +185,39 @@ def test_the_two_process_recompute_writes_the_same_rows(postgres_only, monkeypat
     random_history(board, random.Random(11), NOW - dt.timedelta(days=30), NOW, items=40)
     refresh.recompute_board(board, now=NOW)
     serial = dump(board)
-    monkeypatch.setattr(refresh, "PARALLEL_THRESHOLD", 0)
+    settings.METRICS_PARALLEL_THRESHOLD = 0
     refresh.recompute_board(board, now=NOW)
     assert dump(board) == serial
     assert len(serial["items"]) == WorkItem.objects.filter(board=board).count()
+
+
+def test_a_changed_board_setup_makes_the_next_refresh_recompute(board, col):
+    random_history(board, random.Random(5), NOW - dt.timedelta(days=20), NOW - dt.timedelta(days=2))
+    refresh.recompute_board(board, now=NOW)
+    # An ops lead moves the delivery point one column earlier, then work goes on.
+    board.delivery_column = col["Readiness"]
+    board.save(update_fields=["delivery_column"])
+    item = WorkItem.objects.filter(board=board, discarded_at__isnull=True).first()
+    target = col["Backlog"] if item.column != col["Backlog"] else col["Build"]
+    work_item_move(item, target, actor=None, source="api", enforce=False)
+    assert refresh.process_pending(board.pk, now=NOW) == 1
+    after = dump(board)
+    assert refresh.recompute_board(board, now=NOW)["rewritten"] == 0
+    assert dump(board) == after
+
+
+def test_a_failing_refresh_never_undoes_or_fails_the_committed_move(
+    board, col, monkeypatch, django_capture_on_commit_callbacks, caplog
+):
+    item = WorkItemFactory(board=board)
+
+    def broken(board_id, now=None):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(refresh, "process_pending", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        work_item_move(item, col["Build"], actor=None, source="api")
+    item.refresh_from_db()
+    assert item.column == col["Build"]
+    assert PendingRefresh.objects.filter(item=item).exists()  # still queued for the next run
+    assert "broker unreachable" in caplog.text

@@ -36,14 +36,20 @@ def worker(postgres_only, settings):
     app.control.purge()
     log = open(ROOT / f".worker-{uuid.uuid4().hex[:8]}.log", "w+")  # noqa: SIM115
 
-    def start() -> subprocess.Popen:
-        env = {**os.environ, "DATABASE_URL": _test_database_url()}
-        command = [sys.executable, "-m", "celery", "-A", "flowboard", "worker", "-P", "solo"]
-        command += ["-l", "info", "--without-gossip", "--without-mingle", "-n", "test@%h"]
+    def start(pool: str = "solo", **env: str) -> subprocess.Popen:
+        env = {**os.environ, "DATABASE_URL": _test_database_url(), **env}
+        command = [sys.executable, "-m", "celery", "-A", "flowboard", "worker", "-P", pool]
+        command += ["-c", "1", "-l", "info", "--without-gossip", "--without-mingle"]
+        command += ["-n", "test@%h"]
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     processes: list[subprocess.Popen] = []
-    yield lambda: processes.append(start()) or processes[-1]
+
+    def started(*args, **kwargs) -> subprocess.Popen:
+        processes.append(start(*args, **kwargs))
+        return processes[-1]
+
+    yield started
     for process in processes:
         process.terminate()
         process.wait(timeout=20)
@@ -105,3 +111,27 @@ def test_a_burst_of_500_moves_causes_a_handful_of_refreshes(worker, settings):
     after_burst = dump(board)
     refresh.recompute_board(board)
     assert after_burst == dump(board)
+
+
+def test_a_prefork_worker_recomputes_a_large_board_on_two_processes(worker):
+    """Prefork pool processes are daemonic; the recompute's child process must still start."""
+    from metrics import refresh
+    from metrics.models import BoardMetrics
+    from metrics.tasks import recompute_board
+    from tests.metrics.test_refresh import dump
+
+    board = BoardFactory()
+    for _ in range(30):
+        work_item_move(WorkItemFactory(board=board), board.columns.get(name="Build"),
+                       actor=None, source="api")  # fmt: skip
+    refresh.recompute_board(board)
+    expected = dump(board)
+    BoardMetrics.objects.filter(board=board).delete()  # the worker must rebuild it all
+    worker("prefork", METRICS_PARALLEL_THRESHOLD="0")
+    recompute_board.delay(board.pk)
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not BoardMetrics.objects.filter(board=board).exists():
+        time.sleep(0.25)
+    assert BoardMetrics.objects.filter(board=board).exists()
+    assert dump(board)["items"] == expected["items"]

@@ -1,0 +1,72 @@
+"""Admin views of the metrics snapshots for ops leads: read-only (they are derived from the
+log), with an action to recompute a board now."""
+
+from django.contrib import admin, messages
+
+from metrics.models import BoardDay, BoardMetrics, ItemMetrics, PendingRefresh
+from metrics.tasks import recompute_board
+
+
+class ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BoardMetrics)
+class BoardMetricsAdmin(ReadOnly):
+    list_display = (
+        "board",
+        "computed_at",
+        "full_computed_at",
+        "summary_computed_at",
+        "refreshes",
+        "first_day",
+        "last_day",
+    )
+    list_select_related = ("board",)
+    actions = ["recompute"]
+
+    @admin.action(description="Recompute the selected boards' metrics from their history")
+    def recompute(self, request, queryset):
+        for state in queryset:
+            recompute_board.delay(state.board_id)
+        messages.success(request, f"Recompute queued for {queryset.count()} board(s).")
+
+
+@admin.register(ItemMetrics)
+class ItemMetricsAdmin(ReadOnly):
+    list_display = (
+        "item",
+        "current_column",
+        "started_at",
+        "delivered_at",
+        "cycle_days",
+        "lead_days",
+        "flow_efficiency",
+    )
+    list_filter = ("board",)
+    list_select_related = ("item", "current_column")
+    search_fields = ("item__key", "item__title")
+    date_hierarchy = "delivered_at"
+
+
+@admin.register(BoardDay)
+class BoardDayAdmin(ReadOnly):
+    list_display = ("board", "day", "wip", "arrivals", "started", "delivered", "discarded")
+    list_filter = ("board",)
+    date_hierarchy = "day"
+
+
+@admin.register(PendingRefresh)
+class PendingRefreshAdmin(ReadOnly):
+    """The refresh queue: rows that stay here mean the worker isn't keeping up (or is down)."""
+
+    list_display = ("item", "board", "queued_at")
+    list_filter = ("board",)
+    list_select_related = ("item", "board")
