@@ -7,19 +7,29 @@ services as every other move (``work_item_create`` and ``work_item_move`` with `
 and source ``import``), so the Transition log and the started/delivered caches follow the usual
 rules (FLOW-METRICS.md "Column entry dates").
 
+A CSV item whose first row has an ``at`` later than its ``created_at`` is created at
+``created_at`` in the board's first column and then moved into ``to_column`` at ``at``, so its
+entry into ``to_column`` (and its cycle time) is dated by ``at``, not by its creation.
+
 Re-importing the same file changes nothing: an item is found again by its external key, and each
-move carries an idempotency key derived from its source (Jira history id, CSV time and column).
+move carries an idempotency key derived from its source (Jira history id, CSV time and column);
+a key longer than the column allows is shortened to a prefix and the SHA-256 of the whole key.
+
+Bad data never stops an import: a malformed issue, history, row or file (a wrong JSON type, a NUL
+character, a time outside 1970..2999, an oversized CSV field) is reported with its location and
+skipped, and so is an item whose writes the database refuses (that item alone is rolled back).
 """
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from boards import services
@@ -30,6 +40,11 @@ CSV_HEADER = ("key", "title", "kind", "created_at", "to_column", "at")
 TITLE_MAX = WorkItem._meta.get_field("title").max_length
 KEY_MAX = WorkItem._meta.get_field("key").max_length
 URL_MAX = WorkItem._meta.get_field("external_url").max_length
+IDEMPOTENCY_KEY_MAX = Transition._meta.get_field("idempotency_key").max_length
+# Times outside this range are taken for typos or placeholders (year 1, year 9999).
+MIN_TIME = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+MAX_TIME = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
+SHOWN_VALUE = 60  # characters of a bad value quoted in a problem
 
 # Reasons a row, move, issue or file is skipped; the summary groups problems by these.
 BAD_FILE = "unreadable file"
@@ -42,6 +57,8 @@ UNMAPPED = "unmapped status"
 OUT_OF_ORDER = "move dated before the item's previous move"
 NO_CREATION = "item's creation row was skipped"
 REFUSED = "refused by the service"
+MALFORMED = "malformed data"
+DATABASE = "refused by the database (item rolled back)"
 
 # Jira issue types that are not features. Anything unknown is a feature.
 JIRA_KINDS = {
@@ -94,6 +111,9 @@ class ItemHistory:
     external_url: str = ""
     due_date: dt.date | None = None
     moves: list[Move] = field(default_factory=list)
+    # Set when the item entered ``status`` after its creation: it is then created in the board's
+    # first column at ``created_at`` and moved into ``status`` by this move.
+    entry: Move | None = None
 
 
 @dataclass
@@ -115,17 +135,85 @@ class ImportReport:
 # Parsing ---------------------------------------------------------------------------------------
 
 
+class Malformed(Exception):
+    """A value of the wrong type or shape; ``location`` (if given) narrows where it is."""
+
+    def __init__(self, detail: str, location: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail, self.location = detail, location
+
+
+def clip(value: Any, limit: int = SHOWN_VALUE) -> str:
+    """``repr(value)`` cut to ``limit`` characters, to quote a bad value in a problem."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
 def parse_time(value: Any, tz: dt.tzinfo) -> dt.datetime:
-    """An ISO 8601 time; one without an offset is read in ``tz`` (the board's zone)."""
+    """An ISO 8601 time; one without an offset is read in ``tz`` (the board's zone). ValueError
+    unless it is a time from 1970 to 2999 (UTC)."""
     if not isinstance(value, str) or not value.strip():
-        raise ValueError("no time given")
+        raise ValueError("no time given" if value in (None, "") else f"{clip(value)} is not a time")
     try:
         parsed = dt.datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise ValueError(f"{value!r} is not an ISO 8601 time") from None
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, tz)
+        if timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed, tz)
+        in_utc = parsed.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{clip(value)} is not an ISO 8601 time from 1970 to 2999") from None
+    if not MIN_TIME <= in_utc < MAX_TIME:
+        raise ValueError(f"{clip(value)} is outside 1970..2999")
     return parsed
+
+
+def bounded_key(key: str) -> str:
+    """``key`` if it fits Transition.idempotency_key, else a prefix of it and the SHA-256 of all
+    of it: the same key always gives the same result, so a re-import stays idempotent."""
+    if len(key) <= IDEMPOTENCY_KEY_MAX:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{key[: IDEMPOTENCY_KEY_MAX - len(digest) - 1]}:{digest}"
+
+
+def storable(text: str) -> bool:
+    """Whether the database can store ``text``: PostgreSQL refuses NUL, and a lone surrogate
+    (from a JSON escape) cannot be encoded."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _text(value: Any, what: str, location: str | None = None) -> str:
+    """``value`` stripped if it is a storable string; Malformed otherwise. Blank is allowed."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise Malformed(f"{what} is {type(value).__name__} {clip(value)}, not a string", location)
+    if not storable(value):
+        raise Malformed(f"{what} contains a NUL character or a lone surrogate", location)
+    return value.strip()
+
+
+def _object(value: Any, what: str, location: str | None = None) -> dict:
+    """``value`` if it is a JSON object, {} if null or absent; Malformed otherwise."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Malformed(f"{what} is {type(value).__name__} {clip(value)}, not an object", location)
+    return value
+
+
+def _array(value: Any, what: str, location: str | None = None) -> list:
+    """``value`` if it is a JSON array, [] if null or absent; Malformed otherwise."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Malformed(f"{what} is {type(value).__name__} {clip(value)}, not an array", location)
+    return value
 
 
 def jira_kind(issue_type: str | None) -> str:
@@ -142,11 +230,18 @@ def parse_jira(text: str, *, tz: dt.tzinfo, name: str) -> tuple[list[ItemHistory
     its first status change, or its current status if it never changed. Each changelog item whose
     ``field`` is ``status`` (any case) is a move to ``toString``. Jira sends histories newest
     first; they are sorted by ``created``, then numeric ``id``.
+
+    An issue of the wrong shape (a wrong JSON type where an object, array or string belongs) is
+    reported by its key (or its position in the file) and skipped; a history of the wrong shape,
+    with a bad time, or with an id that is not a number is reported by key and history and
+    skipped, and the rest of the issue is read.
     """
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         return [], [Problem(BAD_FILE, f"{name} line {error.lineno}", f"invalid JSON: {error.msg}")]
+    except (ValueError, RecursionError) as error:  # an oversized number, nesting too deep
+        return [], [Problem(BAD_FILE, name, f"invalid JSON: {error}"[:200])]
     if isinstance(data, dict) and isinstance(data.get("issues"), list):
         issues = data["issues"]
     elif isinstance(data, list):
@@ -155,7 +250,21 @@ def parse_jira(text: str, *, tz: dt.tzinfo, name: str) -> tuple[list[ItemHistory
         issues = [data]
     items, problems = [], []
     for index, issue in enumerate(issues):
-        item = _jira_issue(issue, tz, f"{name} issue #{index + 1}", problems)
+        where = f"{name} issue #{index + 1}"
+        if isinstance(issue, dict) and isinstance(issue.get("key"), str):
+            key = issue["key"].strip()
+            if key and len(key) <= KEY_MAX and storable(key):
+                where = key
+        found: list[Problem] = []
+        try:
+            item = _jira_issue(issue, tz, where, found)
+        except Malformed as error:
+            item, found = None, [*found, Problem(MALFORMED, error.location or where, error.detail)]
+        except (TypeError, AttributeError, ValueError, OverflowError, KeyError) as error:
+            # A shape the checks above did not foresee: skip the issue rather than stop.
+            detail = f"{type(error).__name__}: {error}"[:200]
+            item, found = None, [*found, Problem(MALFORMED, where, detail)]
+        problems.extend(found)
         if item is not None:
             items.append(item)
     return items, problems
@@ -167,9 +276,9 @@ def _jira_issue(issue: Any, tz, where: str, problems: list[Problem]) -> ItemHist
         return None
     key, fields = issue.get("key"), issue["fields"]
     if not isinstance(key, str) or not key.strip():
-        problems.append(Problem(MISSING_FIELD, where, "no issue key"))
+        problems.append(Problem(MISSING_FIELD, where, f"no issue key (key is {clip(key)})"))
         return None
-    key = key.strip()
+    key = _text(key, "key")
     if len(key) > KEY_MAX:
         problems.append(Problem(MISSING_FIELD, key, f"the key is longer than {KEY_MAX} characters"))
         return None
@@ -177,30 +286,37 @@ def _jira_issue(issue: Any, tz, where: str, problems: list[Problem]) -> ItemHist
     if not isinstance(title, str) or not title.strip():
         problems.append(Problem(MISSING_FIELD, key, "no fields.summary"))
         return None
+    title = _text(title, "fields.summary")
     try:
         created_at = parse_time(fields.get("created"), tz)
     except ValueError as error:
         problems.append(Problem(BAD_TIME, key, f"fields.created: {error}"))
         return None
+    status = _object(fields.get("status"), "fields.status")
+    issue_type = _object(fields.get("issuetype"), "fields.issuetype")
+    changelog = _object(issue.get("changelog"), "changelog")
 
-    histories = []
-    changelog = issue.get("changelog") or {}
-    for history in changelog.get("histories") or []:
-        history_id = str(history.get("id", "?"))
-        status_items = [
-            (index, entry)
-            for index, entry in enumerate(history.get("items") or [])
-            if str(entry.get("field", "")).lower() == "status"
-        ]
-        if not status_items:
-            continue
+    histories, seen, skipped = [], set(), 0
+    for number, history in enumerate(_array(changelog.get("histories"), "changelog.histories")):
         try:
-            at = parse_time(history.get("created"), tz)
-        except ValueError as error:
-            problems.append(Problem(BAD_TIME, f"{key} history {history_id}", str(error)))
+            parsed = _jira_history(history, number, key, tz)
+        except Malformed as error:
+            problems.append(Problem(MALFORMED, error.location, error.detail))
+            skipped += 1
             continue
-        order = int(history_id) if history_id.isdigit() else float("inf")
-        histories.append((at, order, history_id, status_items))
+        except ValueError as error:  # a bad time
+            problems.append(Problem(BAD_TIME, f"{key} history {history['id']}", str(error)))
+            skipped += 1
+            continue
+        if parsed is None:
+            continue
+        if parsed[2] in seen:
+            location = f"{key} history {parsed[2]}"
+            problems.append(Problem(MALFORMED, location, "the history id is repeated"))
+            skipped += 1
+            continue
+        seen.add(parsed[2])
+        histories.append(parsed)
     histories.sort(key=lambda h: (h[0], h[1]))
 
     moves = []
@@ -214,18 +330,23 @@ def _jira_issue(issue: Any, tz, where: str, problems: list[Problem]) -> ItemHist
             if not isinstance(to_status, str) or not to_status.strip():
                 problems.append(Problem(MISSING_FIELD, location, "no toString on a status change"))
                 continue
-            idempotency_key = f"import:jira:{key}:{history_id}:{index}"
+            idempotency_key = bounded_key(f"import:jira:{key}:{history_id}:{index}")
             moves.append(Move(to_status.strip(), at, location, idempotency_key))
+    if not histories and skipped:
+        # Its current status is not where it started: don't create it in the wrong place.
+        detail = f"all its histories that could change its status ({skipped}) were skipped"
+        problems.append(Problem(NO_CREATION, key, detail))
+        return None
     if not histories:
-        first_status = (fields.get("status") or {}).get("name")
+        first_status = status.get("name")
     if not isinstance(first_status, str) or not first_status.strip():
         problems.append(Problem(MISSING_FIELD, key, "no status to create the item in"))
         return None
 
     item = ItemHistory(
         key=key,
-        title=title.strip()[:TITLE_MAX],
-        kind=jira_kind((fields.get("issuetype") or {}).get("name")),
+        title=title[:TITLE_MAX],
+        kind=jira_kind(_text(issue_type.get("name"), "fields.issuetype.name")),
         created_at=created_at,
         status=first_status.strip(),
         location=key,
@@ -233,14 +354,44 @@ def _jira_issue(issue: Any, tz, where: str, problems: list[Problem]) -> ItemHist
         moves=moves,
     )
     url = issue.get("self")
-    if isinstance(url, str) and url.startswith(("http://", "https://")) and len(url) <= URL_MAX:
+    web = isinstance(url, str) and url.startswith(("http://", "https://"))
+    if web and len(url) <= URL_MAX and storable(url):
         item.external_url = url
     if fields.get("duedate"):
         try:
             item.due_date = dt.date.fromisoformat(str(fields["duedate"])[:10])
         except ValueError:
-            problems.append(Problem(BAD_DATE, key, f"fields.duedate {fields['duedate']!r}"))
+            problems.append(Problem(BAD_DATE, key, f"fields.duedate {clip(fields['duedate'])}"))
     return item
+
+
+def _jira_history(history: Any, number: int, key: str, tz) -> tuple | None:
+    """``(at, numeric id, id, [(index, status item)])`` of one changelog history, or None when
+    it changes no status. Malformed (located by key and history) if it has the wrong shape;
+    ValueError if its time is bad."""
+    location = f"{key} history #{number + 1}"
+    if not isinstance(history, dict):
+        raise Malformed(f"the history is {type(history).__name__} {clip(history)}", location)
+    entries = _array(history.get("items"), "items", location)
+    status_items = []
+    for index, entry in enumerate(entries):
+        entry = _object(entry, f"items[{index}]", location)
+        if str(entry.get("field", "")).lower() != "status":
+            continue
+        for side in ("fromString", "toString"):
+            _text(entry.get(side), f"items[{index}].{side}", location)
+        status_items.append((index, entry))
+    if not status_items:
+        return None
+    raw_id = history.get("id")
+    if isinstance(raw_id, int) and not isinstance(raw_id, bool) and 0 <= raw_id < 10**18:
+        history_id = str(raw_id)
+    elif isinstance(raw_id, str) and raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18:
+        history_id = raw_id
+    else:
+        raise Malformed(f"the history id {clip(raw_id)} is not a number", location)
+    at = parse_time(history.get("created"), tz)
+    return at, int(history_id), history_id, status_items
 
 
 def csv_kind(value: str) -> str | None:
@@ -257,13 +408,20 @@ def csv_kind(value: str) -> str | None:
 def parse_csv(text: str, *, tz: dt.tzinfo, name: str) -> tuple[list[ItemHistory], list[Problem]]:
     """Rows ``key,title,kind,created_at,to_column,at``, one per move, in time order per key.
 
-    The first row of a key creates the item: at ``created_at``, in ``to_column``, with its title
-    and kind (``at`` may be blank or repeat ``created_at``). Later rows of the key need only
-    ``to_column`` and ``at``. Times without an offset are read in ``tz``. A key whose first row
-    is malformed has its later rows skipped too, so nothing is created in the wrong place.
+    The first row of a key creates the item at ``created_at``, with its title and kind. When its
+    ``at`` is blank or equals ``created_at``, the item is created in ``to_column``; when ``at`` is
+    later, it is created in the board's first column and moved into ``to_column`` at ``at`` (so
+    its entry there, and its cycle time, are dated by ``at``); an ``at`` before ``created_at`` is
+    malformed. Later rows of the key need only ``to_column`` and ``at``. Times without an offset
+    are read in ``tz``. A key whose first row is malformed has its later rows skipped too, so
+    nothing is created in the wrong place. A row the csv module cannot read (a field over its size
+    limit) or with a NUL character is reported by line and skipped.
     """
     reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as error:
+        return [], [Problem(BAD_FILE, f"{name} line {reader.line_num}", f"unreadable CSV: {error}")]
     if header is None:
         return [], [Problem(BAD_FILE, f"{name} line 1", "the file is empty")]
     header = [h.strip().lower() for h in header]
@@ -276,12 +434,30 @@ def parse_csv(text: str, *, tz: dt.tzinfo, name: str) -> tuple[list[ItemHistory]
     items: dict[str, ItemHistory] = {}
     failed: dict[str, str] = {}  # key -> location of its skipped creation row
     problems = []
-    for values in reader:
+    while True:
+        line = reader.line_num
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            problems.append(
+                Problem(MALFORMED, f"{name} line {reader.line_num}", f"unreadable CSV: {error}")
+            )
+            if reader.line_num == line:  # nothing consumed: stop rather than loop
+                break
+            continue
         where = f"{name} line {reader.line_num}"
         if not any(v.strip() for v in values):
             continue
         row = {h: values[i].strip() if i < len(values) else "" for h, i in columns.items()}
         key = row["key"]
+        if not all(storable(value) for value in values):
+            problem = Problem(MALFORMED, where, "the row contains a NUL character")
+            if key and key not in items and key not in failed:
+                failed[key] = where
+            problems.append(problem)
+            continue
         if not key:
             problems.append(Problem(MISSING_FIELD, where, "no key"))
             continue
@@ -313,7 +489,7 @@ def _csv_creation(row, tz, where) -> tuple[ItemHistory | None, Problem | None]:
     kind = csv_kind(row["kind"])
     if kind is None:
         allowed = ", ".join(WorkItem.Kind.values)
-        return None, Problem(UNKNOWN_KIND, where, f"{row['kind']!r} (allowed: {allowed})")
+        return None, Problem(UNKNOWN_KIND, where, f"{clip(row['kind'])} (allowed: {allowed})")
     try:
         created_at = parse_time(row["created_at"], tz)
         at = parse_time(row["at"], tz) if row["at"] else created_at
@@ -330,6 +506,9 @@ def _csv_creation(row, tz, where) -> tuple[ItemHistory | None, Problem | None]:
         location=where,
         external_source="csv",
     )
+    if at > created_at:
+        # Created upstream, entering to_column later: the entry is a move of its own.
+        item.entry = Move(row["to_column"], at, where, _csv_move_key(item.key, at, row))
     return item, None
 
 
@@ -341,11 +520,14 @@ def _csv_move(item: ItemHistory, row, tz, where) -> Problem | None:
         at = parse_time(row["at"], tz)
     except ValueError as error:
         return Problem(BAD_TIME, where, str(error))
+    item.moves.append(Move(row["to_column"], at, where, _csv_move_key(item.key, at, row)))
+    return None
+
+
+def _csv_move_key(key: str, at: dt.datetime, row) -> str:
     # The status is resolved to a board column later; the key names what the row says.
     utc = at.astimezone(dt.UTC).isoformat()
-    key = f"import:csv:{item.key}:{utc}:{row['to_column'].lower()}"
-    item.moves.append(Move(row["to_column"], at, where, key))
-    return None
+    return bounded_key(f"import:csv:{key}:{utc}:{row['to_column'].lower()}")
 
 
 # Mapping and applying --------------------------------------------------------------------------
@@ -400,12 +582,29 @@ def import_histories(
     move into the column the item is in writes nothing (a no-op). Moves are applied in the given
     order and one dated before the item's previous move is skipped. A creation status that maps
     to no column skips the item; a move to one skips the move. Service refusals are reported and
-    skipped; any other error rolls back the item being imported and propagates.
+    skipped. A database error (a value the database refuses) rolls back the item being imported
+    (a savepoint when called inside a transaction), is reported, and the import goes on; any
+    other error rolls back that item and propagates.
     """
     report = report if report is not None else ImportReport()
     for history in histories:
-        with transaction.atomic():
-            _import_one(board, history, columns, report)
+        # Counted apart, so that an item rolled back leaves no trace in the totals.
+        own = ImportReport()
+        try:
+            with transaction.atomic():
+                _import_one(board, history, columns, own)
+        except DatabaseError as error:
+            message = " ".join(str(error).split())[:200] or type(error).__name__
+            detail = f"{type(error).__name__}: {message}; item and its moves skipped"
+            report.problems.extend(own.problems)
+            report.problems.append(Problem(DATABASE, history.location, detail))
+        else:
+            report.items_created += own.items_created
+            report.items_present += own.items_present
+            report.transitions_written += own.transitions_written
+            report.unchanged += own.unchanged
+            report.no_op += own.no_op
+            report.problems.extend(own.problems)
         if on_item is not None:
             on_item(history)
     return report
@@ -418,10 +617,15 @@ def _import_one(board: Board, history: ItemHistory, columns: ColumnMap, report: 
             Problem(
                 UNMAPPED,
                 history.location,
-                f"created in {history.status!r}, which maps to no column; item skipped",
+                f"created in {clip(history.status)}, which maps to no column; item skipped",
             )
         )
         return
+    # An item that entered its column after its creation starts in the board's first column.
+    moves = list(history.moves)
+    if history.entry is not None:
+        moves.insert(0, history.entry)
+        column = columns.columns[0]
     item = WorkItem.objects.filter(
         board=board, external_source=history.external_source, external_key=history.key
     ).first()
@@ -451,10 +655,10 @@ def _import_one(board: Board, history: ItemHistory, columns: ColumnMap, report: 
 
     # Walk the history as it happened: the column the item was in and the time of its last move.
     current, last_at = column, history.created_at
-    for move in history.moves:
+    for move in moves:
         target = columns.resolve(move.status)
         if target is None:
-            detail = f"{move.status!r} maps to no column; move skipped"
+            detail = f"{clip(move.status)} maps to no column; move skipped"
             report.problems.append(Problem(UNMAPPED, move.location, detail))
             continue
         if move.at < last_at:

@@ -3,6 +3,7 @@ a live board writes, with entry dates per FLOW-METRICS.md "Column entry dates"."
 
 import copy
 import datetime as dt
+import hashlib
 import io
 import json
 import re
@@ -10,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
-from boards import importers
+from boards import importers, services
 from boards.models import Board, Column, Transition, WorkItem
 from metrics.calculators.paths import counted_path, entry_times
 from tests.factories import BoardFactory
@@ -303,6 +305,31 @@ MALFORMED = [
                   "E-1,,,,Build,2024-03-02T09:00:00Z"],
                  [("bad time", 5), ("item's creation row was skipped", 6)],
                  id="later rows of an item whose creation failed"),
+    # Rows that used to crash the command, and times outside 1970..2999.
+    pytest.param(["F-1,Old,feature,0000-01-01T09:00:00Z,Backlog,"], [("bad time", 5)],
+                 id="year 0"),
+    pytest.param(["F-1,Old,feature,0001-01-01T00:00:00+05:00,Backlog,"], [("bad time", 5)],
+                 id="year 1 creation, before year 1 in UTC"),
+    pytest.param(["F-1,Old,feature,0001-01-01T00:00:00,Backlog,"], [("bad time", 5)],
+                 id="year 1 creation without an offset"),
+    pytest.param(["A-1,,,,Test,0001-01-01T00:00:00+05:00"], [("bad time", 5)], id="year 1 move"),
+    pytest.param(["A-1,,,,Test,9999-12-31T23:59:59-05:00"], [("bad time", 5)],
+                 id="year 9999 move, after year 9999 in UTC"),
+    pytest.param(["A-1,,,,Test,1969-12-31T23:59:59Z"], [("bad time", 5)], id="before 1970"),
+    pytest.param(["A-1,,,,Test,3000-01-01T00:00:00Z"], [("bad time", 5)], id="year 3000"),
+    pytest.param(["G-1,Huge," + "x" * 140_000 + ",2024-03-01T09:00:00Z,Backlog,"],
+                 [("malformed data", 5)], id="field over the csv size limit"),
+    pytest.param(['G-1,"Huge ' + "x" * 140_000 + '",feature,2024-03-01T09:00:00Z,Backlog,'],
+                 [("malformed data", 5)], id="quoted field over the csv size limit"),
+    pytest.param(["A-1,,,,Te\x00st,2024-03-05T09:00:00Z"], [("malformed data", 5)],
+                 id="NUL in a move"),
+    pytest.param(["H-1,Nul\x00title,feature,2024-03-01T09:00:00Z,Backlog,",
+                  "H-1,,,,Build,2024-03-02T09:00:00Z"],
+                 [("malformed data", 5), ("item's creation row was skipped", 6)],
+                 id="NUL in a creation row"),
+    pytest.param(["I-1,Early,feature,2024-03-02T09:00:00Z,Backlog,2024-03-01T09:00:00Z"],
+                 [("move dated before the item's previous move", 5)],
+                 id="creation row with at before created_at"),
 ]  # fmt: skip
 
 
@@ -446,3 +473,334 @@ def test_unusable_invocations_fail_with_a_precise_message(args, message):
     with pytest.raises(CommandError, match=re.escape(message)):
         call_command("import_history", *args, stdout=io.StringIO())
     assert not Board.objects.exists()
+
+
+# Malformed Jira issues ---------------------------------------------------------------------------
+# Each variant is SP-2 (one status change, 10036: Backlog -> Selected for Development) altered in
+# one place. It is written to bad.json together with SP-7, after it in the same file, and
+# imported with the other four fixtures: the bad issue or history is reported with its key or
+# position and skipped, and everything else is imported.
+
+
+def setting(*path_and_value):
+    """A change to an issue: set the value at ``path`` (keys and list indexes)."""
+    *path, value = path_and_value
+
+    def change(issue):
+        target = issue
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = value
+
+    return change
+
+
+def appending(value, *path):
+    def change(issue):
+        target = issue
+        for step in path:
+            target = target[step]
+        target.append(value)
+
+    return change
+
+
+def replacing(value):
+    return lambda issue: value
+
+
+HISTORY = ("changelog", "histories", 0)
+# The only status change of SP-2 was skipped: it is not created in its current status either.
+NOT_CREATED = (
+    "item's creation row was skipped",
+    "SP-2: all its histories that could change its status (1) were skipped",
+)
+# (change to SP-2, [(reason, summary line "location: detail")], SP-2 still imported)
+MALFORMED_JIRA = [
+    pytest.param(appending("oops", "changelog", "histories"),
+                 [("malformed data", "SP-2 history #2: the history is str 'oops'")], True,
+                 id="history not an object"),
+    pytest.param(setting(*HISTORY, "items", 5),
+                 [("malformed data", "SP-2 history #1: items is int 5, not an array"),
+                  NOT_CREATED], False, id="items not an array"),
+    pytest.param(setting(*HISTORY, "items", 0, "oops"),
+                 [("malformed data", "SP-2 history #1: items[0] is str 'oops', not an object"),
+                  NOT_CREATED], False, id="item not an object"),
+    pytest.param(setting(*HISTORY, "items", 0, "toString", 5),
+                 [("malformed data", "SP-2 history #1: items[0].toString is int 5, not a string"),
+                  NOT_CREATED], False, id="toString not a string"),
+    pytest.param(setting(*HISTORY, "id", "\N{SUPERSCRIPT TWO}"),
+                 [("malformed data",
+                   "SP-2 history #1: the history id '\N{SUPERSCRIPT TWO}' is not a number"),
+                  NOT_CREATED], False, id="history id a digit int() refuses"),
+    pytest.param(setting(*HISTORY, "id", None),
+                 [("malformed data", "SP-2 history #1: the history id None is not a number"),
+                  NOT_CREATED], False, id="history without an id"),
+    pytest.param(appending({"id": "10036", "created": "2021-06-19T00:00:00.000+0000",
+                            "items": [{"field": "status", "toString": "Done"}]},
+                           "changelog", "histories"),
+                 [("malformed data", "SP-2 history 10036: the history id is repeated")], True,
+                 id="repeated history id"),
+    pytest.param(setting(*HISTORY, "created", "0001-01-01T00:30:00.000+0100"),
+                 [("bad time", "SP-2 history 10036: '0001-01-01T00:30:00.000+0100' is not an "
+                   "ISO 8601 time from 1970 to 2999"), NOT_CREATED], False,
+                 id="history in year 1, before year 1 in UTC"),
+    pytest.param(setting(*HISTORY, "created", "0001-01-01T00:00:00.000+0000"),
+                 [("bad time", "SP-2 history 10036: '0001-01-01T00:00:00.000+0000' is outside "
+                   "1970..2999"), NOT_CREATED], False, id="history in year 1"),
+    pytest.param(setting("fields", "created", "0001-01-01T00:30:00.000+0100"),
+                 [("bad time", "SP-2: fields.created: '0001-01-01T00:30:00.000+0100' is not an "
+                   "ISO 8601 time")], False, id="created in year 1"),
+    pytest.param(setting("fields", "created", 5),
+                 [("bad time", "SP-2: fields.created: 5 is not a time")], False,
+                 id="created not a string"),
+    pytest.param(setting("fields", "status", "Done"),
+                 [("malformed data", "SP-2: fields.status is str 'Done', not an object")], False,
+                 id="status a string"),
+    pytest.param(setting("fields", "issuetype", "Story"),
+                 [("malformed data", "SP-2: fields.issuetype is str 'Story', not an object")],
+                 False, id="issuetype a string"),
+    pytest.param(setting("fields", "issuetype", {"name": 7}),
+                 [("malformed data", "SP-2: fields.issuetype.name is int 7, not a string")],
+                 False, id="issuetype name not a string"),
+    pytest.param(setting("fields", []), [("not a Jira issue", "SP-2: no 'fields' object")],
+                 False, id="fields an array"),
+    pytest.param(setting("key", 5),
+                 [("missing field", "bad.json issue #1: no issue key (key is 5)")], False,
+                 id="key a number"),
+    pytest.param(setting("changelog", "x"),
+                 [("malformed data", "SP-2: changelog is str 'x', not an object")], False,
+                 id="changelog a string"),
+    pytest.param(setting("changelog", "histories", {"0": {}}),
+                 [("malformed data", "SP-2: changelog.histories is dict {'0': {}}, not an array")],
+                 False, id="histories an object"),
+    pytest.param(setting("fields", "summary", "Nul\x00title"),
+                 [("malformed data", "SP-2: fields.summary contains a NUL character")], False,
+                 id="NUL in the summary"),
+    pytest.param(setting("key", "SP-\x002"),
+                 [("malformed data", "bad.json issue #1: key contains a NUL character")], False,
+                 id="NUL in the key"),
+    pytest.param(setting("fields", "summary", "\ud800"),
+                 [("malformed data",
+                   "SP-2: fields.summary contains a NUL character or a lone surrogate")], False,
+                 id="lone surrogate in the summary"),
+    pytest.param(replacing(5), [("not a Jira issue", "bad.json issue #1: no 'fields' object")],
+                 False, id="issue a number"),
+]  # fmt: skip
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("change", "expected", "imported"), MALFORMED_JIRA)
+def test_jira_malformed_issues_are_reported_by_key_and_the_rest_imported(
+    tmp_path, change, expected, imported
+):
+    issue = jira_json("SP-2.json")
+    issue = change(issue) or issue
+    bad = tmp_path / "bad.json"
+    # ensure_ascii keeps a lone surrogate as its \ud800 escape, as Jira would send it.
+    bad.write_text(json.dumps([issue, jira_json("SP-7.json")]))
+    others = [JIRA_DIR / f"SP-{n}.json" for n in (1, 5, 8, 11)]
+
+    out = run("--format", "jira", *JIRA_BOARD, bad, *others)
+
+    assert f"skipped: {len(expected)}\n" in out
+    for reason, line in expected:
+        assert f"    {reason}: 1\n" in out
+        assert f"      {line}" in out
+    keys = set(WorkItem.objects.values_list("key", flat=True))
+    assert keys == {"SP-1", "SP-5", "SP-7", "SP-8", "SP-11"} | ({"SP-2"} if imported else set())
+    assert f"items created: {len(keys)}" in out
+    for key in keys:
+        column, rows, expected = EXPECTED[key]
+        item = WorkItem.objects.get(key=key)
+        assert item.transitions.count() == rows, key
+        assert item.column.name == column, key
+        assert item.started_at == utc(expected[SFD]), key
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("[" * 100_000, "deep.json: invalid JSON: maximum recursion depth exceeded"),
+        ('{"key": ' + "1" * 5000 + "}", "deep.json: invalid JSON: Exceeds the limit"),
+        ('"just a string"', "deep.json issue #1: no 'fields' object"),
+    ],
+    ids=["nesting too deep", "number too long", "not an object"],
+)
+def test_jira_unreadable_file_is_reported_and_the_other_files_imported(tmp_path, text, line):
+    bad = tmp_path / "deep.json"
+    bad.write_text(text)
+
+    out = run("--format", "jira", *JIRA_BOARD, bad, *JIRA_FILES)
+
+    assert f"      {line}" in out
+    assert "skipped: 1\n" in out
+    assert "items created: 6" in out
+
+
+@pytest.mark.django_db
+def test_csv_unreadable_header_is_reported_and_the_other_files_imported(tmp_path):
+    bad = tmp_path / "huge.csv"
+    bad.write_text("key," + "x" * 140_000 + "\n")
+    good = write_csv(tmp_path, [*GOOD, LAST])
+
+    out = run("--format", "csv", *CSV_BOARD, bad, good)
+
+    assert "unreadable file: 1" in out
+    assert "huge.csv line 1: unreadable CSV: field larger than field limit (131072)" in out
+    assert "items created: 1" in out and "transitions written: 3" in out
+
+
+@pytest.mark.django_db
+def test_csv_oversized_field_is_reported_by_line_and_the_next_lines_read(tmp_path):
+    path = write_csv(tmp_path, [*GOOD, "G-1,Huge," + "x" * 140_000 + ",2024-03-01,Backlog,", LAST])
+
+    out = run("--format", "csv", *CSV_BOARD, path)
+
+    assert "moves.csv line 5: unreadable CSV: field larger than field limit (131072)" in out
+    assert WorkItem.objects.get(key="A-1").delivered_at == utc("2024-03-06T09:00")
+
+
+# Idempotency keys and database errors ------------------------------------------------------------
+
+
+def test_bounded_key_is_short_deterministic_and_distinct():
+    short = "import:csv:A-1:2024-03-01T09:00:00+00:00:build"
+    assert importers.bounded_key(short) == short
+    long_a, long_b = "import:csv:A-1:" + "a" * 300, "import:csv:A-1:" + "a" * 299 + "b"
+    key_a = importers.bounded_key(long_a)
+    assert len(key_a) == 200 == importers.IDEMPOTENCY_KEY_MAX
+    assert key_a == importers.bounded_key(long_a)
+    assert key_a.startswith("import:csv:A-1:aaa")
+    assert key_a.endswith(":" + hashlib.sha256(long_a.encode()).hexdigest())
+    assert importers.bounded_key(long_b) != key_a
+
+
+@pytest.mark.django_db
+def test_a_long_status_gives_a_bounded_idempotency_key_and_reimport_is_unchanged(tmp_path):
+    status = "Waiting for the " + "very " * 60 + "long review"
+    path = write_csv(tmp_path, [*GOOD, f"A-1,,,,{status},2024-03-05T09:00:00Z", LAST])
+    args = ["--format", "csv", *CSV_BOARD, "--map", f"{status}=Test", path]
+
+    first = run(*args)
+    second = run(*args)
+
+    assert "skipped: 0" in first and "transitions written: 4" in first
+    assert "unchanged (already imported): 4" in second and "transitions written: 0" in second
+    test = Transition.objects.get(to_column__name="Test")
+    full = f"import:csv:A-1:2024-03-05T09:00:00+00:00:{status.lower()}"
+    assert len(full) > 200
+    assert test.idempotency_key == importers.bounded_key(full)
+    assert len(test.idempotency_key) == 200
+    assert Transition.objects.count() == 5
+
+
+@pytest.mark.django_db
+def test_a_database_error_rolls_back_that_item_only_and_the_import_goes_on(monkeypatch):
+    check_a_database_error_rolls_back_that_item_only(monkeypatch)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_error_rolls_back_that_item_only_outside_a_transaction(monkeypatch):
+    # As the command runs: autocommit, so each item is a transaction of its own, not a savepoint.
+    check_a_database_error_rolls_back_that_item_only(monkeypatch)
+
+
+def check_a_database_error_rolls_back_that_item_only(monkeypatch):
+    real_move = services.work_item_move
+
+    def failing_move(item, *args, **kwargs):
+        result = real_move(item, *args, **kwargs)  # written, then undone by the rollback
+        if item.key == "SP-5":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT * FROM no_such_table")
+        return result
+
+    monkeypatch.setattr(services, "work_item_move", failing_move)
+
+    out = run("--format", "jira", *JIRA_BOARD, *JIRA_FILES)
+
+    assert "refused by the database (item rolled back): 1" in out
+    assert re.search(r"      SP-5: (OperationalError|ProgrammingError): .*no_such_table", out)
+    assert "items created: 5" in out
+    assert "transitions written: 8" in out  # 15 less SP-5's 7 moves
+    assert "skipped: 1\n" in out
+    assert not WorkItem.objects.filter(key="SP-5").exists()
+    assert Transition.objects.count() == 21 - 8
+    for key in ("SP-1", "SP-2", "SP-7", "SP-8", "SP-11"):
+        assert WorkItem.objects.get(key=key).transitions.count() == EXPECTED[key][1], key
+
+    monkeypatch.setattr(services, "work_item_move", real_move)
+    again = run("--format", "jira", *JIRA_BOARD, *JIRA_FILES)
+    assert "items created: 1" in again and "skipped: 0" in again
+    assert WorkItem.objects.get(key="SP-5").delivered_at == utc(EXPECTED["SP-5"][2][D])
+
+
+# CSV: the first row's ``at`` ----------------------------------------------------------------------
+
+ENTRY = [
+    # (first row, the item's moves as (to column, at), started_at)
+    pytest.param(
+        "K-1,Refund,feature,2024-01-01T09:00,Committed,2024-01-10T09:00",
+        [("Backlog", "2024-01-01T09:00"), ("Committed", "2024-01-10T09:00"),
+         ("Done", "2024-01-15T09:00")],
+        "2024-01-10T09:00", id="at later: created in the first column, then moved",
+    ),
+    pytest.param(
+        "K-1,Refund,feature,2024-01-01T09:00,Committed,2024-01-01T09:00",
+        [("Committed", "2024-01-01T09:00"), ("Done", "2024-01-15T09:00")],
+        "2024-01-01T09:00", id="at equal: created in to_column",
+    ),
+    pytest.param(
+        "K-1,Refund,feature,2024-01-01T09:00,Committed,",
+        [("Committed", "2024-01-01T09:00"), ("Done", "2024-01-15T09:00")],
+        "2024-01-01T09:00", id="at blank: created in to_column",
+    ),
+    pytest.param(
+        "K-1,Refund,feature,2024-01-01T09:00,Backlog,2024-01-10T09:00",
+        [("Backlog", "2024-01-01T09:00"), ("Done", "2024-01-15T09:00")],
+        "2024-01-15T09:00", id="at later into the first column: a no-op",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("first", "moves", "started"), ENTRY)
+def test_csv_first_row_at_dates_the_entry_into_its_column(tmp_path, first, moves, started):
+    path = write_csv(tmp_path, [first, "K-1,,,,Done,2024-01-15T09:00"])
+
+    out = run("--format", "csv", *CSV_BOARD, path)
+    again = run("--format", "csv", *CSV_BOARD, path)
+
+    item = WorkItem.objects.get(key="K-1")
+    rows = list(item.transitions.order_by("at", "id"))
+    assert [(t.to_column.name, t.at) for t in rows] == [(c, utc(at)) for c, at in moves]
+    assert rows[0].from_column is None and rows[0].idempotency_key is None
+    assert all(t.idempotency_key for t in rows[1:])
+    assert item.created_at == utc("2024-01-01T09:00")
+    assert item.started_at == (utc(started) if started else None)
+    assert item.delivered_at == utc("2024-01-15T09:00")
+    assert "skipped: 0" in out and f"transitions written: {len(moves) - 1}" in out
+    assert f"unchanged (already imported): {len(moves) - 1}" in again
+    assert Transition.objects.count() == len(moves)
+
+
+@pytest.mark.django_db
+def test_csv_later_first_row_at_gives_the_true_cycle_time(tmp_path):
+    path = write_csv(
+        tmp_path,
+        [
+            "A-1,title,feature,2024-01-01T09:00,Committed,2024-01-10T09:00",
+            "A-1,,,,Done,2024-01-12T09:00",
+        ],
+    )
+
+    run("--format", "csv", *CSV_BOARD, path)
+
+    item = WorkItem.objects.get(key="A-1")
+    assert item.started_at == utc("2024-01-10T09:00")
+    assert item.delivered_at - item.started_at == dt.timedelta(days=2)
+    entry = item.transitions.get(to_column__name="Committed")
+    assert entry.from_column.name == "Backlog"
+    assert entry.idempotency_key == "import:csv:A-1:2024-01-10T09:00:00+00:00:committed"

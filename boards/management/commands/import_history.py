@@ -10,8 +10,19 @@ Parsing and applying live in ``boards.importers``; this command reads the files,
 the board, shows progress and prints the summary. Rows it cannot use are reported and skipped, and
 the import goes on; only an unusable invocation exits with an error. Running it again on the
 same files changes nothing.
+
+Bad data is reported with its location, counted and skipped, never a traceback: a Jira issue or
+history of the wrong shape (by key and history id), a CSV row with a bad or out-of-range time
+(1970..2999), an oversized field or a NUL character (by file and line), a whole file that cannot
+be read or parsed, and an item the database refuses (rolled back alone).
+
+In a CSV file, the first row of a key creates the item at ``created_at``. If its ``at`` is blank
+or equals ``created_at``, the item is created in ``to_column``; if ``at`` is later, the item is
+created in the board's first column and moved into ``to_column`` at ``at`` (its own transition,
+so the cycle starts at ``at``); an ``at`` before ``created_at`` is reported as malformed.
 """
 
+import csv
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -25,6 +36,15 @@ from flowboard.errors import FlowboardError
 PARSERS = {"jira": importers.parse_jira, "csv": importers.parse_csv}
 SHOWN_LOCATIONS = 5
 BAR_WIDTH = 30
+PARSE_ERRORS = (
+    csv.Error,
+    AttributeError,
+    KeyError,
+    OverflowError,
+    RecursionError,
+    TypeError,
+    ValueError,
+)
 
 
 class Progress:
@@ -48,7 +68,11 @@ class Progress:
 
 
 class Command(BaseCommand):
-    help = "Import the history of work items (creation and moves) from Jira JSON or a CSV file."
+    help = (
+        "Import the history of work items (creation and moves) from Jira JSON or a CSV file. "
+        "Malformed issues, histories, rows and files are reported with their location and "
+        "skipped; the import goes on."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("files", nargs="+", metavar="FILE")
@@ -57,7 +81,10 @@ class Command(BaseCommand):
             required=True,
             choices=sorted(PARSERS),
             help="jira: REST issues with expand=changelog (one issue, a list, or a search "
-            "result). csv: rows key,title,kind,created_at,to_column,at.",
+            "result). csv: rows key,title,kind,created_at,to_column,at, one per move; the first "
+            "row of a key creates the item at created_at, in to_column if at is blank or equal "
+            "to created_at, else in the board's first column and then moved to to_column at "
+            "at.",
         )
         parser.add_argument("--board", required=True, metavar="SLUG")
         parser.add_argument(
@@ -104,7 +131,14 @@ class Command(BaseCommand):
             except (OSError, UnicodeDecodeError) as error:
                 report.problems.append(importers.Problem(importers.BAD_FILE, str(path), str(error)))
                 continue
-            items, problems = parse(text, tz=board.tz, name=path.name)
+            try:
+                items, problems = parse(text, tz=board.tz, name=path.name)
+            except PARSE_ERRORS as error:
+                # The parsers report bad data themselves; this is the last line of defence so
+                # that one file never stops the others.
+                detail = f"{type(error).__name__}: {error}"[:200]
+                report.problems.append(importers.Problem(importers.BAD_FILE, str(path), detail))
+                continue
             histories.extend(items)
             report.problems.extend(problems)
 
