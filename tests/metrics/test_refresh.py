@@ -209,12 +209,15 @@ def test_a_changed_board_setup_makes_the_next_refresh_recompute(board, col):
 def test_a_failing_refresh_never_undoes_or_fails_the_committed_move(
     board, col, monkeypatch, django_capture_on_commit_callbacks, caplog
 ):
+    from metrics import services
+
     item = WorkItemFactory(board=board)
 
-    def broken(board_id, now=None):
+    def broken(*args, **kwargs):
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(refresh, "process_pending", broken)
+    # Scheduling fails as it would with the broker (or, in-process, the refresh) down.
+    monkeypatch.setattr(services, "_debounced", broken)
     with django_capture_on_commit_callbacks(execute=True):
         work_item_move(item, col["Build"], actor=None, source="api")
     item.refresh_from_db()
