@@ -7,6 +7,7 @@ from django.http import HttpResponseRedirect
 
 from boards import services
 from boards.models import Block, Board, BoardMembership, Column, Transition, WorkItem
+from flowboard.admin import ReadOnlyAdmin
 from flowboard.errors import FlowboardError
 from metrics import services as metrics_services
 
@@ -136,7 +137,7 @@ class WorkItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(Transition)
-class TransitionAdmin(admin.ModelAdmin):
+class TransitionAdmin(ReadOnlyAdmin):
     """The event log: viewable, never editable."""
 
     list_display = ("item", "from_column", "to_column", "at", "actor", "source")
@@ -145,18 +146,9 @@ class TransitionAdmin(admin.ModelAdmin):
     search_fields = ("item__key",)
     date_hierarchy = "at"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Block)
-class BlockAdmin(admin.ModelAdmin):
+class BlockAdmin(ReadOnlyAdmin):
     """Blocker history. Blocks start and end on the board and through the API (the services
     check them and queue the metrics); here they are read."""
 
@@ -164,12 +156,3 @@ class BlockAdmin(admin.ModelAdmin):
     list_filter = ("reason",)
     list_select_related = ("item",)
     search_fields = ("item__key", "note")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -3,23 +3,13 @@ log), with an action to recompute a board now."""
 
 from django.contrib import admin, messages
 
+from flowboard.admin import ReadOnlyAdmin
 from metrics.models import BoardDay, BoardMetrics, ItemMetrics, PendingRefresh
 from metrics.tasks import recompute_board
 
 
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(BoardMetrics)
-class BoardMetricsAdmin(ReadOnly):
+class BoardMetricsAdmin(ReadOnlyAdmin):
     list_display = (
         "board",
         "computed_at",
@@ -40,7 +30,7 @@ class BoardMetricsAdmin(ReadOnly):
 
 
 @admin.register(ItemMetrics)
-class ItemMetricsAdmin(ReadOnly):
+class ItemMetricsAdmin(ReadOnlyAdmin):
     list_display = (
         "item",
         "current_column",
@@ -57,14 +47,14 @@ class ItemMetricsAdmin(ReadOnly):
 
 
 @admin.register(BoardDay)
-class BoardDayAdmin(ReadOnly):
+class BoardDayAdmin(ReadOnlyAdmin):
     list_display = ("board", "day", "wip", "arrivals", "started", "delivered", "discarded")
     list_filter = ("board",)
     date_hierarchy = "day"
 
 
 @admin.register(PendingRefresh)
-class PendingRefreshAdmin(ReadOnly):
+class PendingRefreshAdmin(ReadOnlyAdmin):
     """The refresh queue: rows that stay here mean the worker isn't keeping up (or is down)."""
 
     list_display = ("item", "board", "queued_at")

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from flowboard.admin import ReadOnlyAdmin
 from readiness.models import AcceptanceCriterion, CriterionChange, CriterionTemplate, GateRefusal
 
 
@@ -42,16 +43,7 @@ class AcceptanceCriterionAdmin(admin.ModelAdmin):
 
 
 @admin.register(GateRefusal)
-class GateRefusalAdmin(admin.ModelAdmin):
+class GateRefusalAdmin(ReadOnlyAdmin):
     list_display = ("item", "gate_column", "to_column", "at", "source")
     list_select_related = ("item", "gate_column", "to_column")
     search_fields = ("item__key",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
