@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from boards.models import Board
 from flowboard.errors import InvalidInput
-from metrics import selectors
+from metrics import loaders, selectors
 from metrics.serializers import (
     MAX_PAGE,
     CycleTimeQuery,
@@ -98,7 +98,7 @@ class CfdAPI(BoardMetricsAPI):
     def get(self, request: Request, slug: str) -> Response:
         board = self.get_board(slug)
         query = parse_query(DateRangeQuery, request)
-        info = selectors.board_info(board)
+        info = loaders.board_info(board)
         columns = [c.name for c in info.columns]
         if not selectors.has_history(board):
             return self.no_history(columns=columns, days=[])
@@ -138,7 +138,7 @@ class AgingAPI(BoardMetricsAPI):
         board = self.get_board(slug)
         if not selectors.has_history(board):
             return self.no_history(columns=[], items=[], cycle_time=None)
-        info = selectors.board_info(board)
+        info = loaders.board_info(board)
         return Response({"has_history": True, **selectors.aging(board, info, timezone.now())})
 
 
@@ -150,7 +150,7 @@ class TimeInColumnAPI(BoardMetricsAPI):
             return self.no_history(columns=[])
         report = selectors.time_in_column(
             board,
-            selectors.board_info(board),
+            loaders.board_info(board),
             query.get("since"),
             query.get("until"),
             timezone.now(),
@@ -163,7 +163,7 @@ class ReadinessAPI(BoardMetricsAPI):
         board = self.get_board(slug)
         if not selectors.has_history(board):
             return self.no_history(readiness=None, blockers=None)
-        return Response(selectors.readiness_report(board, selectors.board_info(board)))
+        return Response(selectors.readiness_report(board, loaders.board_info(board)))
 
 
 class ForecastAPI(BoardMetricsAPI):
@@ -188,7 +188,7 @@ class ForecastAPI(BoardMetricsAPI):
         if not selectors.has_history(board):
             return self.no_history(readings=None)
         if "keys" in query:
-            answer = selectors.forecast_items(board, selectors.board_info(board), items, now)
+            answer = selectors.forecast_items(board, loaders.board_info(board), items, now)
         elif "items" in query:
             answer = selectors.forecast_when(board, query["items"], now)
         else:

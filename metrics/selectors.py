@@ -18,7 +18,6 @@ from django.utils import timezone
 
 from boards.models import Board, WorkItem
 from flowboard.errors import InvalidInput
-from metrics import loaders
 from metrics.calculators import distribution, forecast, stats
 from metrics.calculators.types import BoardInfo
 from metrics.models import BoardDay, BoardMetrics, ColumnDay, ItemMetrics
@@ -604,7 +603,3 @@ def all_cycle_days(board: Board) -> list[int]:
 def filled_days(board: Board) -> tuple[dt.date, dt.date]:
     state = board_state(board) or BoardMetrics.objects.get(board=board)
     return state.first_day, state.last_day
-
-
-def board_info(board: Board) -> BoardInfo:
-    return loaders.board_info(board)

@@ -6,7 +6,12 @@ import pytest
 from django.utils import timezone
 
 from boards.models import Column, Transition, WorkItem
-from boards.services import work_item_create, work_item_discard, work_item_move
+from boards.services import (
+    work_item_create,
+    work_item_discard,
+    work_item_move,
+    work_item_reorder,
+)
 from flowboard.errors import (
     GateBlocked,
     InvalidInput,
@@ -338,3 +343,13 @@ def test_create_into_a_gated_column_is_refused(gated, col):
 def test_create_numbers_keys_per_board(board):
     first, second = WorkItemFactory(board=board), WorkItemFactory(board=board)
     assert (first.key, second.key) == ("FB-1", "FB-2")
+
+
+def test_reordering_inside_a_column_writes_one_rank_and_no_transition(board):
+    a, b, c = (WorkItemFactory(board=board) for _ in range(3))
+    before = {i.pk: WorkItem.objects.get(pk=i.pk).rank for i in (a, b)}
+    work_item_reorder(c, before=a)  # to the top of Backlog
+    ranks = dict(WorkItem.objects.filter(board=board).values_list("pk", "rank"))
+    assert ranks[c.pk] < ranks[a.pk] < ranks[b.pk]
+    assert {k: ranks[k] for k in before} == before
+    assert Transition.objects.filter(item=c).count() == 1  # only its creation

@@ -28,7 +28,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from boards.models import Board
-from metrics import selectors
+from metrics import loaders, selectors
 from metrics.calculators import forecast, stats
 from metrics.summary import jsonable
 
@@ -65,7 +65,7 @@ class Command(BaseCommand):
             )
         directory = self.prepare(Path(out))
         now = timezone.now()
-        info = selectors.board_info(found)
+        info = loaders.board_info(found)
         files = [
             ("cycletime.csv", self.cycletime(found, info, now)),
             ("cfd.csv", self.cfd(found, info)),
