@@ -19,7 +19,7 @@ then forward again), some items are discarded from Backlog or Ready and some are
 the items that arrived recently are still in progress at the end. Blocks, readiness criteria
 (met or waived before each delivery, pending otherwise) and gate refusals are generated to match.
 The cached fields of each item (column, started_at, delivered_at) are computed from its moves with
-``metrics.calculators.paths`` exactly as ``boards.services`` does. No PendingRefresh rows are
+``boards.flow`` exactly as ``boards.services`` does. No PendingRefresh rows are
 written: the benchmark recomputes the metrics itself.
 
 The same seed, item count, days and ``now`` give the same rows (``random.Random(seed)``).
@@ -46,8 +46,19 @@ CHUNK = 5_000  # items simulated and written per round: memory stays flat at any
 TRIGGER = "boards_transition_append_only"  # boards/migrations/0003 (PostgreSQL)
 MIN_DWELL = 120  # seconds: moves of one item are strictly increasing in time
 
-# Column positions on the generated board.
+# Column positions on the generated board, and their names.
 BACKLOG, READY, DEV, REVIEW, TEST, RFR, BR, RELEASED, OPERATING = range(9)
+COLUMN_NAMES = (
+    "Backlog",
+    "Ready",
+    "In development",
+    "Code review",
+    "Testing",
+    "Ready for release",
+    "Business readiness",
+    "Released",
+    "Operating",
+)
 COMMITMENT, DELIVERY = READY, RELEASED
 # What generate_board counts, in the order the script prints it.
 STATS = (
@@ -103,7 +114,6 @@ WAIVER_REASONS = [
 ]
 BLOCK_REASONS = ["dependency", "environment", "decision", "external", "capacity", "other"]
 BLOCK_WEIGHTS = [30, 15, 15, 15, 15, 10]
-RANK_DIGITS = "123456789abcdefghijklmnopqrstuvwxyz"  # base-36 digits without 0
 
 ITEM_COLUMNS = (
     "id",
@@ -295,6 +305,20 @@ def _simulate_moves(
     return moves, None, reopened
 
 
+def simulate_paths(items: int, seed: int, days: int, now: dt.datetime):
+    """The items' kinds and moves as ``generate_board`` simulates them, without a database:
+    yields (number, kind, [(position, epoch seconds)]) in arrival order. The first move is the
+    creation, in Backlog."""
+    rng = random.Random(seed)
+    end = int(now.timestamp())
+    start = end - days * DAY
+    arrivals = sorted(rng.randint(start, end - MIN_DWELL) for _ in range(items))
+    for index, created in enumerate(arrivals):
+        kind = rng.choices(KINDS, weights=KIND_WEIGHTS)[0]
+        moves, _, _ = _simulate_moves(rng, kind, created, end)
+        yield index + 1, kind, moves
+
+
 def _simulate_criteria(
     rng: random.Random, item: Item, templates: Sequence[int], next_id: int, now: int
 ) -> int:
@@ -364,16 +388,6 @@ def _simulate_blocks(rng: random.Random, item: Item, now: int) -> None:
             criterion = rng.choice(item.criteria).id
             reason = rng.choice(["external", "decision"])
         item.blocks.append((reason, criterion, start, ended))
-
-
-def _rank(index: int, width: int) -> str:
-    """A fixed-width base-36 rank with no zero digit: valid for ``boards.ranking`` and sorted
-    by index."""
-    digits = []
-    for _ in range(width):
-        index, digit = divmod(index, len(RANK_DIGITS))
-        digits.append(RANK_DIGITS[digit])
-    return "".join(reversed(digits))
 
 
 # --- writing ------------------------------------------------------------------------------------
@@ -532,16 +546,17 @@ def _create_board(slug: str, items: int, days: int):
     soft = Column.WipPolicy.SOFT
     # A WIP limit the development column is sometimes over, at any scale.
     dev_limit = max(3, round(items / max(days, 1) * 3.5))
+    names = COLUMN_NAMES
     columns = [
-        ColumnSpec("Backlog", stage.UPSTREAM, activity.WAITING),
-        ColumnSpec("Ready", stage.DEVELOPMENT, activity.WAITING),
-        ColumnSpec("In development", stage.DEVELOPMENT, activity.ACTIVE, dev_limit, soft),
-        ColumnSpec("Code review", stage.DEVELOPMENT, activity.WAITING),
-        ColumnSpec("Testing", stage.DEVELOPMENT, activity.ACTIVE),
-        ColumnSpec("Ready for release", stage.DEVELOPMENT, activity.WAITING),
-        ColumnSpec("Business readiness", stage.READINESS, activity.ACTIVE),
-        ColumnSpec("Released", stage.DONE, activity.ACTIVE),
-        ColumnSpec("Operating", stage.DONE, activity.ACTIVE),
+        ColumnSpec(names[BACKLOG], stage.UPSTREAM, activity.WAITING),
+        ColumnSpec(names[READY], stage.DEVELOPMENT, activity.WAITING),
+        ColumnSpec(names[DEV], stage.DEVELOPMENT, activity.ACTIVE, dev_limit, soft),
+        ColumnSpec(names[REVIEW], stage.DEVELOPMENT, activity.WAITING),
+        ColumnSpec(names[TEST], stage.DEVELOPMENT, activity.ACTIVE),
+        ColumnSpec(names[RFR], stage.DEVELOPMENT, activity.WAITING),
+        ColumnSpec(names[BR], stage.READINESS, activity.ACTIVE),
+        ColumnSpec(names[RELEASED], stage.DONE, activity.ACTIVE),
+        ColumnSpec(names[OPERATING], stage.DONE, activity.ACTIVE),
     ]
     prefix = "".join(ch for ch in slug.upper() if ch.isalnum())[:10] or "BENCH"
     board = board_create(
@@ -589,6 +604,9 @@ def generate_board(
         now = dt.datetime.now(UTC).replace(second=0, microsecond=0)
     end = int(now.timestamp())
     start = end - days * DAY
+    # Imported here: run as a script, the project is on sys.path only once main() has set it.
+    from boards import ranking
+
     rng = random.Random(seed)
     stats: dict = dict.fromkeys(STATS, 0)
     with transaction.atomic():
@@ -599,9 +617,7 @@ def generate_board(
         item_base = sink.next_id("boards_workitem")
         criterion_id = sink.next_id("readiness_acceptancecriterion")
         template_kinds = [kinds for _, _, kinds in TEMPLATES]
-        width = 1
-        while len(RANK_DIGITS) ** width <= items:
-            width += 1
+        ranks = ranking.sequence(items)
         arrivals = sorted(rng.randint(start, end - MIN_DWELL) for _ in range(items))
         simulated = 0.0
         stats["fk_checks_skipped"] = sink.skip_fk_checks()
@@ -616,7 +632,7 @@ def generate_board(
                 criterion_id = _simulate_criteria(rng, item, applicable, criterion_id, end)
                 _simulate_blocks(rng, item, end)
                 batch.append(item)
-            rows = _Rows(rng, board, column_ids, template_ids, width, sink.time, stats)
+            rows = _Rows(rng, board, column_ids, template_ids, ranks, sink.time, stats)
             rows.add(batch)
             simulated += time.perf_counter() - tick
             sink.write("boards_workitem", ITEM_COLUMNS, rows.items)
@@ -666,10 +682,10 @@ def _datetime(ts: int) -> dt.datetime:
 class _Rows:
     """The database rows of a batch of simulated items, as tuples in the tables' column order."""
 
-    def __init__(self, rng, board, column_ids, template_ids, width, to_time, stats) -> None:
+    def __init__(self, rng, board, column_ids, template_ids, ranks, to_time, stats) -> None:
         self.rng, self.board_id, self.columns = rng, board.pk, column_ids
         self._prefix = board.key_prefix
-        self.template_ids, self.width, self.t, self.stats = template_ids, width, to_time, stats
+        self.template_ids, self.ranks, self.t, self.stats = template_ids, ranks, to_time, stats
         self.items: list[tuple] = []
         self.transitions: list[tuple] = []
         self.criteria: list[tuple] = []
@@ -685,8 +701,8 @@ class _Rows:
             self._blocks(item)
 
     def _item(self, item: Item) -> None:
+        from boards.flow import counted_path, entry_times
         from boards.management.commands.seed_demo import NOUNS, VERBS
-        from metrics.calculators.paths import counted_path, entry_times
 
         rng, t, stats = self.rng, self.t, self.stats
         entries = entry_times(counted_path(item.moves), (COMMITMENT, DELIVERY))
@@ -719,7 +735,7 @@ class _Rows:
                 service,
                 due,
                 self.columns[item.position],
-                _rank(item.number - 1, self.width),
+                self.ranks[item.number - 1],
                 "",
                 "",
                 "",

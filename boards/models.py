@@ -149,7 +149,7 @@ class WorkItem(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # Caches of what the Transition log says (FLOW-METRICS.md "Column entry dates").
+    # Caches of what the Transition log says (docs/metrics.md "Column entry dates").
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
     delivered_at = models.DateTimeField(null=True, blank=True, editable=False)
     discarded_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Case, Max, Value, When
 from django.utils import timezone
 
+from boards import ranking
+from boards.flow import counted_path, entry_times
 from boards.models import Block, Board, Column, Transition, WorkItem
-from boards.ranking import rank_between
+from boards.timing import FUTURE_TOLERANCE
 from flowboard.errors import (
     GateBlocked,
     InvalidInput,
@@ -25,13 +27,10 @@ from flowboard.errors import (
     StaleVersion,
     WipLimitExceeded,
 )
-from metrics.calculators.paths import counted_path, entry_times
 from metrics.services import mark_item_dirty
 from readiness import gates
 from readiness.services import criteria_instantiate
 
-# A client clock may run a little ahead of ours; further ahead is a mistake.
-FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 Source = Transition.Source
 
 
@@ -124,25 +123,69 @@ def _check_after_history(item: WorkItem, at: dt.datetime, what: str) -> None:
 
 
 def _bottom_rank(column: Column) -> str:
+    """A rank after every card of ``column``: always short (it increments the integer part)."""
     last = WorkItem.objects.filter(column=column).aggregate(last=Max("rank"))["last"]
-    return rank_between(last, None)
+    return ranking.between(last, None)
 
 
-def _neighbour_rank(column: Column, before: WorkItem | None, after: WorkItem | None) -> str:
-    """A rank placing the item after ``after`` and before ``before`` (either may be None)."""
+def _place(
+    column: Column, before: WorkItem | None, after: WorkItem | None, moving_id: int | None
+) -> str:
+    """A rank placing an item in ``column`` after ``after`` and before ``before`` (either may
+    be None; both None means the bottom). The neighbours' ranks are read afresh. When the gap
+    between them is exhausted, a few neighbours are re-spread (``ranking.place``).
+
+    Call holding the lock on ``column``: every write of a rank in it takes that lock, so the
+    neighbours cannot move under us."""
+    anchors = [n.pk for n in (before, after) if n is not None]
+    if not anchors:
+        return _bottom_rank(column)
+    found = dict(WorkItem.objects.filter(pk__in=anchors, column=column).values_list("pk", "rank"))
     for neighbour in (before, after):
-        if neighbour is not None and neighbour.column_id != column.pk:
+        if neighbour is not None and neighbour.pk not in found:
             raise InvalidMove(
                 f"{neighbour.key} is not in {column.name}, so it cannot anchor the rank.",
                 column=column.name,
             )
-    low = after.rank if after else None
-    high = before.rank if before else None
-    if low is None and high is None:
-        return _bottom_rank(column)
+    low = found[after.pk] if after else None
+    high = found[before.pk] if before else None
     if low is not None and high is not None and low >= high:
         raise InvalidMove("The item to place after must come before the item to place before.")
-    return rank_between(low, high)
+    placement = ranking.place(low, high, _column_window(column, low, high, moving_id))
+    if placement.moved:
+        WorkItem.objects.filter(pk__in=list(placement.moved), column=column).update(
+            rank=Case(*(When(pk=pk, then=Value(rank)) for pk, rank in placement.moved.items()))
+        )
+    return placement.rank
+
+
+def _column_window(column: Column, low: str | None, high: str | None, moving_id: int | None):
+    """``ranking.place``'s view of ``column`` around the gap (low, high)."""
+    cards = WorkItem.objects.filter(column=column).exclude(pk=moving_id)
+
+    def window(size: int) -> ranking.Window:
+        below = []
+        if low is not None:
+            below = list(
+                cards.filter(rank__lte=low)
+                .order_by("-rank", "-pk")
+                .values_list("pk", "rank")[: size + 1]
+            )
+        above = []
+        if high is not None:
+            above = list(
+                cards.filter(rank__gte=high)
+                .order_by("rank", "pk")
+                .values_list("pk", "rank")[: size + 1]
+            )
+        return ranking.Window(
+            below=below[:size][::-1],
+            above=above[:size],
+            floor=below[size][1] if len(below) > size else None,
+            ceiling=above[size][1] if len(above) > size else None,
+        )
+
+    return window
 
 
 def _check_wip(column: Column, exclude_item_id: int | None = None) -> bool:
@@ -417,7 +460,7 @@ def _move_locked(
                 if unmet:
                     return None, _refuse_at_gates(locked, column, unmet, columns, actor, source, at)
 
-        rank = _neighbour_rank(column, before, after)
+        rank = _place(column, before, after, locked.pk)
         transition = Transition.objects.create(
             board=board,
             item=locked,
@@ -487,8 +530,12 @@ def work_item_reorder(
 ) -> WorkItem:
     """Change an item's place inside its column. Writes one row; no Transition (no move)."""
     with transaction.atomic():
+        current = WorkItem.objects.values_list("column_id", flat=True).get(pk=item.pk)
+        column = Column.objects.select_for_update().get(pk=current)
         locked = WorkItem.objects.select_for_update().get(pk=item.pk)
-        locked.rank = _neighbour_rank(locked.column, before, after)
+        if locked.column_id != column.pk:
+            raise StaleVersion(f"{locked.key} moved meanwhile. Reload and try again.")
+        locked.rank = _place(column, before, after, locked.pk)
         locked.version += 1
         locked.save(update_fields=["rank", "version", "updated_at"])
     _copy_state(locked, item)
@@ -499,7 +546,7 @@ def work_item_discard(
     item: WorkItem, *, actor: AbstractBaseUser | None, reason: str, at: dt.datetime | None = None
 ) -> WorkItem:
     """Close an item without delivering it. It leaves WIP on that date and is excluded from cycle
-    time, throughput and forecasts (FLOW-METRICS.md "Discarded"). An open block is ended."""
+    time, throughput and forecasts (docs/metrics.md "Discarded"). An open block is ended."""
     if not reason or not reason.strip():
         raise InvalidInput("Discarding an item needs a reason.")
     at = _check_time(at)

@@ -102,12 +102,18 @@ TEMPLATES = [
 
 # Database: SQLite in the project folder unless DATABASE_URL is set.
 DATABASE_URL = env_str("DATABASE_URL", "")
+SQLITE_ENGINE = "flowboard.sqlite"  # Django's SQLite backend, tuned (flowboard/sqlite/base.py)
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES["default"]["ENGINE"] = SQLITE_ENGINE
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            {"transaction_mode": "IMMEDIATE", "timeout": 20}
+        )
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": SQLITE_ENGINE,
             "NAME": BASE_DIR / "flowboard.sqlite3",
             # IMMEDIATE takes the write lock when a transaction begins, so two moves can't both
             # read a WIP count before either writes (SQLite has no SELECT ... FOR UPDATE).

@@ -29,7 +29,7 @@ import datetime as dt
 import json
 import logging
 import multiprocessing
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from itertools import groupby
 from operator import itemgetter
 
@@ -40,6 +40,7 @@ from django.db.models import F, Max, Min
 from django.utils import timezone
 
 from boards.models import Board, Transition, WorkItem
+from flowboard.bulk import insert_rows
 from metrics import loaders
 from metrics.calculators.items import DayIndex, ItemFlow, item_flow, local_date
 from metrics.calculators.series import Series, SeriesAccumulator
@@ -47,6 +48,9 @@ from metrics.calculators.types import BoardInfo
 from metrics.models import BoardDay, BoardMetrics, ColumnDay, ItemMetrics, PendingRefresh
 
 BATCH = 5000
+PROGRESS_EVERY = 1000
+# on_progress(done, total): items computed so far, of the board's items.
+Progress = Callable[[int, int], None]
 logger = logging.getLogger(__name__)
 ITEM_COLUMNS = [
     "item_id",
@@ -158,8 +162,11 @@ def _lock(board: Board) -> BoardMetrics | None:
 # --- the whole board -------------------------------------------------------------------------
 
 
-def recompute_board(board: Board, now: dt.datetime | None = None) -> dict:
-    """Recompute every snapshot of ``board`` from the Transition log; return counts."""
+def recompute_board(
+    board: Board, now: dt.datetime | None = None, on_progress: Progress | None = None
+) -> dict:
+    """Recompute every snapshot of ``board`` from the Transition log; return counts.
+    ``on_progress(done, total)`` is called as items are computed."""
     now = now or timezone.now()
     with transaction.atomic():
         state = _lock(board)
@@ -179,7 +186,7 @@ def recompute_board(board: Board, now: dt.datetime | None = None) -> dict:
         info = loaders.board_info(board)
         days = _board_days(board, info, now)
         first, last = days.first, days.date(days.days - 1)
-        counts = _recompute(board, info, days, now)
+        counts = _recompute(board, info, days, now, on_progress)
         PendingRefresh.objects.filter(id__in=pending).delete()
         state.first_day, state.last_day = first, last
         state.full_computed_at = state.computed_at = now
@@ -190,24 +197,35 @@ def recompute_board(board: Board, now: dt.datetime | None = None) -> dict:
     return {**counts, "days": days.days}
 
 
-def _recompute(board: Board, info: BoardInfo, days: DayIndex, now: dt.datetime) -> dict:
+def _recompute(
+    board: Board, info: BoardInfo, days: DayIndex, now: dt.datetime, on_progress=None
+) -> dict:
     """Every item's figures and the board's series. Item rows whose figures did not change
     (same fingerprint) are left as they are; the others are replaced."""
     # Large boards are computed on two cores. PostgreSQL only: the forked process needs its own
     # connection to a server (SQLite in tests may live in memory). Below the threshold the fork
     # costs more than it saves.
+    total = WorkItem.objects.filter(board=board).count()
     parallel = (
         connection.vendor == "postgresql"
         and "fork" in multiprocessing.get_all_start_methods()
-        and WorkItem.objects.filter(board=board).count() > settings.METRICS_PARALLEL_THRESHOLD
+        and total > settings.METRICS_PARALLEL_THRESHOLD
     )
+    progress = None
+    if on_progress is not None:
+        # The parent computes one half while the child computes the other at the same pace.
+        scale = 2 if parallel else 1
+
+        def progress(done: int) -> None:
+            on_progress(min(done * scale, total), total)
+
     known = dict(
         ItemMetrics.objects.filter(board_id=board.pk).values_list("item_id", "fingerprint")
     )
     if parallel:
-        written, seen, series = _compute_in_two(board, info, days, now, known)
+        written, seen, series = _compute_in_two(board, info, days, now, known, progress)
     else:
-        rows, seen, series = _compute_part(board.pk, info, days, now, known)
+        rows, seen, series = _compute_part(board.pk, info, days, now, known, progress=progress)
         written = _write_items(rows, known)
     _delete_items([item_id for item_id in known if item_id not in seen])  # items gone
     _replace_series(board.pk, info, series.build())
@@ -216,7 +234,7 @@ def _recompute(board: Board, info: BoardInfo, days: DayIndex, now: dt.datetime) 
 
 def _write_items(rows: list[tuple], known: dict[int, int]) -> int:
     _delete_items([row[0] for row in rows if row[0] in known])
-    _insert(ItemMetrics._meta.db_table, ITEM_COLUMNS, rows, ITEM_TYPES)
+    insert_rows(ItemMetrics._meta.db_table, ITEM_COLUMNS, rows, ITEM_TYPES)
     return len(rows)
 
 
@@ -226,7 +244,13 @@ def _delete_items(item_ids: list[int]) -> None:
 
 
 def _compute_part(
-    board_id: int, info: BoardInfo, days: DayIndex, now: dt.datetime, known, part=None
+    board_id: int,
+    info: BoardInfo,
+    days: DayIndex,
+    now: dt.datetime,
+    known,
+    part=None,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[list[tuple], set[int], SeriesAccumulator]:
     """The series contributions of the board's items (or of ``part`` of them), and the rows of
     those whose fingerprint differs from ``known``; also the ids of every item seen."""
@@ -247,10 +271,16 @@ def _compute_part(
         print_ = fingerprint(flow, last_id)
         if known.get(item_id) != print_:
             rows.append(item_row(board_id, flow, last_id, now, print_))
+        if progress is not None and len(seen) % PROGRESS_EVERY == 0:
+            progress(len(seen))
+    if progress is not None:
+        progress(len(seen))
     return rows, seen, accumulator
 
 
-def _compute_in_two(board: Board, info: BoardInfo, days: DayIndex, now: dt.datetime, known):
+def _compute_in_two(
+    board: Board, info: BoardInfo, days: DayIndex, now: dt.datetime, known, progress=None
+):
     """Half the items here, half in a forked process with its own database connection. This
     half is written while the other is still being computed. billiard (Celery's multiprocessing)
     rather than the standard library's: a prefork worker's processes are daemonic, and only
@@ -260,7 +290,7 @@ def _compute_in_two(board: Board, info: BoardInfo, days: DayIndex, now: dt.datet
     child = context.Process(target=_child, args=(sender, board.pk, info, days, now, known))
     child.start()
     sender.close()
-    rows, seen, series = _compute_part(board.pk, info, days, now, known, part=(0, 2))
+    rows, seen, series = _compute_part(board.pk, info, days, now, known, (0, 2), progress)
     written = _write_items(rows, known)
     try:
         outcome = receiver.recv()
@@ -307,7 +337,7 @@ def _replace_series(board_id: int, info: BoardInfo, series: Series) -> None:
     BoardDay.objects.filter(board_id=board_id).delete()
     ColumnDay.objects.filter(board_id=board_id).delete()
     days = series.days
-    _insert(
+    insert_rows(
         BoardDay._meta.db_table,
         ["board_id", "day", "wip", "arrivals", "started", "delivered", "discarded"],
         [
@@ -323,7 +353,7 @@ def _replace_series(board_id: int, info: BoardInfo, series: Series) -> None:
             for i in range(days.days)
         ],
     )
-    _insert(
+    insert_rows(
         ColumnDay._meta.db_table,
         ["board_id", "column_id", "day", "cfd", "wip"],
         [
@@ -332,39 +362,6 @@ def _replace_series(board_id: int, info: BoardInfo, series: Series) -> None:
             for i in range(days.days)
         ],
     )
-
-
-def _insert(
-    table: str, columns: Sequence[str], rows: Iterable[tuple], types: Sequence[str] | None = None
-) -> None:
-    """Insert many rows: COPY on PostgreSQL (with declared ``types``, psycopg skips guessing
-    each value's type), batched executemany elsewhere."""
-    names = ", ".join(columns)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                if types:
-                    copy.set_types(types)
-                for row in rows:
-                    copy.write_row(row)
-            return
-        sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"
-        batch: list[tuple] = []
-        for row in rows:
-            batch.append(tuple(_sqlite_value(v) for v in row))
-            if len(batch) >= BATCH:
-                cursor.executemany(sql, batch)
-                batch.clear()
-        if batch:
-            cursor.executemany(sql, batch)
-
-
-def _sqlite_value(value):
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
 
 
 # --- only what changed -----------------------------------------------------------------------
@@ -462,7 +459,7 @@ def refresh_items(
         rows.append(item_row(board.pk, flow, last_id, now, fingerprint(flow, last_id)))
     _apply_delta(board.pk, days, delta)
     ItemMetrics.objects.filter(item_id__in=[row[0] for row in rows]).delete()
-    _insert(ItemMetrics._meta.db_table, ITEM_COLUMNS, rows, ITEM_TYPES)
+    insert_rows(ItemMetrics._meta.db_table, ITEM_COLUMNS, rows, ITEM_TYPES)
     state.computed_at = now
     state.save(update_fields=["computed_at"])
     return True
@@ -477,7 +474,7 @@ def _extend_series(board_id: int, info: BoardInfo, state: BoardMetrics, today: d
     ]
     last = BoardDay.objects.filter(board_id=board_id, day=state.last_day).first()
     wip = last.wip if last else 0
-    _insert(
+    insert_rows(
         BoardDay._meta.db_table,
         ["board_id", "day", "wip", "arrivals", "started", "delivered", "discarded"],
         [(board_id, day, wip, 0, 0, 0, 0) for day in new_days],
@@ -488,7 +485,7 @@ def _extend_series(board_id: int, info: BoardInfo, state: BoardMetrics, today: d
             board_id=board_id, day=state.last_day
         ).values_list("column_id", "cfd", "wip")
     }
-    _insert(
+    insert_rows(
         ColumnDay._meta.db_table,
         ["board_id", "column_id", "day", "cfd", "wip"],
         [

@@ -2,7 +2,7 @@
 
 Everything here reads the snapshot tables (``ItemMetrics``, ``BoardMetrics``, ``BoardDay``,
 ``ColumnDay``); nothing recomputes a board. Each reader runs a fixed number of queries whatever
-the number of items. Definitions are those of ``FLOW-METRICS.md``: days are calendar days in the
+the number of items. Definitions are those of ``docs/metrics.md``: days are calendar days in the
 board's zone, and elapsed days follow the +1 convention (started and finished on the same day:
 1 day). Percentiles use ``metrics.calculators.stats`` (no interpolation).
 """

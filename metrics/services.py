@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
+from metrics import refresh, summary
 from metrics.models import PendingRefresh
 
 
@@ -24,6 +25,15 @@ def board_setup_changed(board) -> None:
 
     board_id = board.pk
     transaction.on_commit(lambda: recompute_board.delay(board_id), robust=True)
+
+
+def recompute_now(board, on_progress=None) -> dict:
+    """Recompute every snapshot of ``board`` and its summary in this process (after a bulk
+    import, which holds metrics back until it ends). ``on_progress(done, total)`` reports the
+    items computed."""
+    counts = refresh.recompute_board(board, on_progress=on_progress)
+    summary.refresh_summary(board)
+    return counts
 
 
 def schedule_board_refresh(board_id: int) -> None:

@@ -38,7 +38,7 @@ def jsonable(value: Any) -> Any:
 
 def throughput_sample(board: Board, today: dt.date, days: int | None = None) -> list[int]:
     """Daily throughput of the ``days`` complete days before ``today``, zero days included
-    (FLOW-METRICS.md "Forecasts": the sample)."""
+    (docs/metrics.md "Forecasts": the sample)."""
     days = days or settings.METRICS_FORECAST_SAMPLE_DAYS
     start = today - dt.timedelta(days=days)
     counts = dict(

@@ -26,12 +26,21 @@ Status = AcceptanceCriterion.Status
 
 def criteria_instantiate(item, *, at: dt.datetime) -> list[AcceptanceCriterion]:
     """Copy the board's active templates that apply to the item's kind. Called on creation."""
-    templates = [
-        t
-        for t in CriterionTemplate.objects.filter(board_id=item.board_id, active=True)
-        if t.applies_to(item.kind)
-    ]
     return AcceptanceCriterion.objects.bulk_create(
+        criteria_from_templates(item, active_templates(item.board_id), at=at)
+    )
+
+
+def active_templates(board_id: int) -> list[CriterionTemplate]:
+    return list(CriterionTemplate.objects.filter(board_id=board_id, active=True))
+
+
+def criteria_from_templates(
+    item, templates: list[CriterionTemplate], *, at: dt.datetime
+) -> list[AcceptanceCriterion]:
+    """The unsaved criteria ``item`` gets from ``templates`` (those applying to its kind), added
+    at ``at``: for callers that create many items and save their criteria in one statement."""
+    return [
         AcceptanceCriterion(
             item=item,
             template=t,
@@ -44,7 +53,8 @@ def criteria_instantiate(item, *, at: dt.datetime) -> list[AcceptanceCriterion]:
             added_at=at,
         )
         for t in templates
-    )
+        if t.applies_to(item.kind)
+    ]
 
 
 def criterion_add(

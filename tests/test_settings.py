@@ -59,7 +59,7 @@ def test_production_refuses_insecure_settings(change, named):
 def test_the_embedded_default_needs_no_server():
     result = _load_settings({})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["django.db.backends.sqlite3", "True"]
+    assert result.stdout.split() == ["flowboard.sqlite", "True"]
 
 
 def test_database_and_redis_urls_switch_to_real_servers():

@@ -1,4 +1,4 @@
-"""Bottlenecks and blocker clusters (FLOW-METRICS.md, "Bottlenecks").
+"""Bottlenecks and blocker clusters (docs/metrics.md, "Bottlenecks").
 
 "Look at the columns between the commitment and delivery points, over a window (default: 30 days).
 For each column:

@@ -1,4 +1,4 @@
-"""Flow distribution, on-time delivery and throughput series (FLOW-METRICS.md, "Counts").
+"""Flow distribution, on-time delivery and throughput series (docs/metrics.md, "Counts").
 
 - "Flow distribution: the share of items delivered in a window by kind (feature, defect, risk,
   debt, escalation), as in the Flow Framework."

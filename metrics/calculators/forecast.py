@@ -1,4 +1,4 @@
-"""Monte Carlo forecasts (FLOW-METRICS.md, "Forecasts (Monte Carlo)").
+"""Monte Carlo forecasts (docs/metrics.md, "Forecasts (Monte Carlo)").
 
 "Sample: the daily throughput of the last 90 days (a setting), zero days included. Each trial
 draws days with replacement. Run 10,000 trials with a fixed seed, so the same data gives the same
@@ -28,7 +28,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from metrics.calculators.paths import counted_path, entry_times
+from boards.flow import counted_path, entry_times
 from metrics.calculators.stats import DEFAULT_PERCENTILES, percentile, percentile_index
 from metrics.calculators.types import BoardInfo, Move
 
@@ -123,7 +123,7 @@ def remaining_time_history(
 ) -> dict[int, list[float]]:
     """For each column before delivery: days from entering it to delivery, per delivered item.
 
-    Entry and delivery times are the counted-path entry dates (FLOW-METRICS.md, "Column entry
+    Entry and delivery times are the counted-path entry dates (docs/metrics.md, "Column entry
     dates"), so a skipped column inherits the next stage's date and a reopened item is not
     delivered. ``exclude`` holds item ids to leave out (the discarded items). With
     ``delivered_since``, only items delivered at or after it are learnt from (the sample window).

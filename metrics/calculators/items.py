@@ -1,4 +1,4 @@
-"""Per-item flow figures (FLOW-METRICS.md "Column entry dates", "Times", "Flow efficiency").
+"""Per-item flow figures (docs/metrics.md "Column entry dates", "Times", "Flow efficiency").
 
 Times here are epoch seconds (floats): the full recompute runs this for every item of a board
 (1M moves at scale), and float arithmetic is several times cheaper than datetime arithmetic.
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from metrics.calculators.paths import counted_path, entry_times
+from boards.flow import counted_path, entry_times
 from metrics.calculators.types import BoardInfo
 
 # One move: (column id, epoch seconds). One block: (start, end or None for open).

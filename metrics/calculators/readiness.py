@@ -1,4 +1,4 @@
-"""Readiness metrics (FLOW-METRICS.md, "Readiness (what other tools don't measure)").
+"""Readiness metrics (docs/metrics.md, "Readiness (what other tools don't measure)").
 
 - "Readiness lead time: from the first entry into a `readiness`-stage column to delivered_at."
 - "Criterion wait: for a readiness criterion, from when its item entered the readiness stage, or
@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from metrics.calculators.paths import counted_path, entry_times
+from boards.flow import counted_path, entry_times
 from metrics.calculators.stats import median, percentile
 from metrics.calculators.types import BoardInfo, CriterionInfo, Move, RefusalInfo
 
@@ -202,7 +202,7 @@ def readiness_summary(
 ) -> dict[str, Any]:
     """The readiness figures of a board from its whole lists, over an optional window.
 
-    delivered_at is the counted-path entry date of the delivery column (FLOW-METRICS.md, "Column
+    delivered_at is the counted-path entry date of the delivery column (docs/metrics.md, "Column
     entry dates"); ``discarded`` item ids are left out. With a window [start, end):
 
     - ``tracks`` (``track_summary``) over the criteria of the items delivered in the window (the

@@ -1,4 +1,4 @@
-"""Daily series of a board (FLOW-METRICS.md "Counts"): the cumulative flow diagram, WIP, WIP per
+"""Daily series of a board (docs/metrics.md "Counts"): the cumulative flow diagram, WIP, WIP per
 column, arrivals, starts, throughput and discards, one value per calendar day of the board's zone.
 
 Every item contributes through difference arrays: +1 on the day something begins, -1 on the day

@@ -1,4 +1,4 @@
-"""Percentiles and the service level expectation (FLOW-METRICS.md, "Percentiles").
+"""Percentiles and the service level expectation (docs/metrics.md, "Percentiles").
 
 "Percentiles are read off the sorted values without interpolation:
 value = sorted[floor((n - 1) * p / 100)]. The defaults are p = 50, 70, 85 and 95."

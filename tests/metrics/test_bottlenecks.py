@@ -1,4 +1,4 @@
-"""Bottlenecks and blocker clusters (FLOW-METRICS.md, "Bottlenecks")."""
+"""Bottlenecks and blocker clusters (docs/metrics.md, "Bottlenecks")."""
 
 import datetime as dt
 import random

@@ -1,4 +1,4 @@
-"""Flow distribution, on-time rate and throughput series (FLOW-METRICS.md, "Counts")."""
+"""Flow distribution, on-time rate and throughput series (docs/metrics.md, "Counts")."""
 
 import datetime as dt
 import math

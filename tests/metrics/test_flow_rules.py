@@ -1,4 +1,4 @@
-"""One test per rule of FLOW-METRICS.md, each with the spec's own worked example if it has one."""
+"""One test per rule of docs/metrics.md, each with the spec's own worked example if it has one."""
 
 import datetime as dt
 

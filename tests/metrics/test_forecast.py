@@ -1,4 +1,4 @@
-"""Monte Carlo forecasts (FLOW-METRICS.md, "Forecasts (Monte Carlo)").
+"""Monte Carlo forecasts (docs/metrics.md, "Forecasts (Monte Carlo)").
 
 Expected values of random trials are worked out from the exact distribution and chosen so that
 the 10,000-trial reading sits many standard deviations away from any other answer: they hold

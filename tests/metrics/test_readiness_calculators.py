@@ -1,4 +1,4 @@
-"""Readiness metrics (FLOW-METRICS.md, "Readiness (what other tools don't measure)")."""
+"""Readiness metrics (docs/metrics.md, "Readiness (what other tools don't measure)")."""
 
 import dataclasses
 import datetime as dt

@@ -1,4 +1,4 @@
-"""Percentiles and the service level expectation (FLOW-METRICS.md, "Percentiles")."""
+"""Percentiles and the service level expectation (docs/metrics.md, "Percentiles")."""
 
 import pytest
 from hypothesis import given

@@ -6,10 +6,15 @@
         --map "Ready=Selected for Development" issues/*.json
     manage.py import_history --format csv --board pay moves.csv
 
-Parsing and applying live in ``boards.importers``; this command reads the files, finds or creates
+Parsing and applying live in ``boards.importing``; this command reads the files, finds or creates
 the board, shows progress and prints the summary. Rows it cannot use are reported and skipped, and
 the import goes on; only an unusable invocation exits with an error. Running it again on the
-same files changes nothing.
+same files changes nothing, and running it again after a crash finishes the job.
+
+Several files, in one run or in several, add up: a file may continue items that an earlier file
+created (see ``boards.importing.csv``). Each problem names the file it came from. On a terminal,
+the import and the metrics recompute that ends it show a progress bar with items/s and the time
+left; piped or redirected output has none.
 
 Bad data is reported with its location, counted and skipped, never a traceback: a Jira issue or
 history of the wrong shape (by key and history id), a CSV row with a bad or out-of-range time
@@ -28,14 +33,14 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from tqdm import tqdm
 
-from boards import importers, services
+from boards import importing, services
+from boards.importing import records
 from boards.models import Board, Column, validate_time_zone
 from flowboard.errors import FlowboardError
 
-PARSERS = {"jira": importers.parse_jira, "csv": importers.parse_csv}
 SHOWN_LOCATIONS = 5
-BAR_WIDTH = 30
 PARSE_ERRORS = (
     csv.Error,
     AttributeError,
@@ -48,23 +53,27 @@ PARSE_ERRORS = (
 
 
 class Progress:
-    """A one-line bar redrawn with a carriage return; silent when the output is not a terminal."""
+    """A tqdm bar on the command's output while it is a terminal; nothing otherwise."""
 
-    def __init__(self, stdout, total: int) -> None:
-        self.stdout, self.total, self.done = stdout, total, 0
-        self.enabled = stdout.isatty() and total > 0
+    def __init__(self, stdout, total: int, unit: str, description: str) -> None:
+        self.bar = None
+        if stdout.isatty() and total > 0:
+            self.bar = tqdm(
+                total=total, unit=unit, desc=description, file=stdout, dynamic_ncols=True
+            )
 
-    def step(self, _item=None) -> None:
-        self.done += 1
-        if self.enabled:
-            filled = BAR_WIDTH * self.done // self.total
-            bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-            self.stdout.write(f"\r[{bar}] {self.done}/{self.total} items", ending="")
-            self.stdout.flush()
+    def advance(self, count: int) -> None:
+        if self.bar is not None:
+            self.bar.update(count)
 
-    def finish(self) -> None:
-        if self.enabled:
-            self.stdout.write("")
+    def reach(self, done: int, total: int) -> None:
+        if self.bar is not None:
+            self.bar.total = total
+            self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 class Command(BaseCommand):
@@ -79,7 +88,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--format",
             required=True,
-            choices=sorted(PARSERS),
+            choices=sorted(importing.PARSERS),
             help="jira: REST issues with expand=changelog (one issue, a list, or a search "
             "result). csv: rows key,title,kind,created_at,to_column,at, one per move; the first "
             "row of a key creates the item at created_at, in to_column if at is blank or equal "
@@ -111,25 +120,25 @@ class Command(BaseCommand):
             if not path.is_file():
                 raise CommandError(f"{path}: no such file.")
         try:
-            mapping = importers.parse_mapping(options["map"])
+            mapping = importing.parse_mapping(options["map"])
         except ValueError as error:
             raise CommandError(f"--map: {error}.") from None
         # A board created for this import is rolled back if the mapping doesn't fit it.
         with transaction.atomic():
             board = self._board(options)
             try:
-                columns = importers.ColumnMap(board.columns.order_by("position"), mapping)
+                columns = importing.ColumnMap(board.columns.order_by("position"), mapping)
             except ValueError as error:
                 raise CommandError(f"--map: {error}.") from None
 
-        parse = PARSERS[options["format"]]
-        report = importers.ImportReport()
+        parse = importing.PARSERS[options["format"]]
+        report = importing.ImportReport()
         histories = []
         for path in paths:
             try:
                 text = path.read_text(encoding="utf-8-sig")
             except (OSError, UnicodeDecodeError) as error:
-                report.problems.append(importers.Problem(importers.BAD_FILE, str(path), str(error)))
+                report.problems.append(importing.Problem(records.BAD_FILE, str(path), str(error)))
                 continue
             try:
                 items, problems = parse(text, tz=board.tz, name=path.name)
@@ -137,16 +146,34 @@ class Command(BaseCommand):
                 # The parsers report bad data themselves; this is the last line of defence so
                 # that one file never stops the others.
                 detail = f"{type(error).__name__}: {error}"[:200]
-                report.problems.append(importers.Problem(importers.BAD_FILE, str(path), detail))
+                report.problems.append(importing.Problem(records.BAD_FILE, str(path), detail))
                 continue
             histories.extend(items)
             report.problems.extend(problems)
 
-        progress = Progress(self.stdout, len(histories))
-        importers.import_histories(
-            board, histories, columns=columns, report=report, on_item=progress.step
-        )
-        progress.finish()
+        items = Progress(self.stdout, len(histories), "items", "Importing")
+        recompute = None
+
+        def on_recompute(done: int, total: int) -> None:
+            nonlocal recompute
+            if recompute is None:
+                items.close()
+                recompute = Progress(self.stdout, total, "items", "Recomputing metrics")
+            recompute.reach(done, total)
+
+        try:
+            importing.import_histories(
+                board,
+                histories,
+                columns=columns,
+                report=report,
+                on_items=items.advance,
+                on_recompute=on_recompute,
+            )
+        finally:
+            items.close()
+            if recompute is not None:
+                recompute.close()
         self._summary(board, report)
 
     def _board(self, options) -> Board:
@@ -212,7 +239,7 @@ class Command(BaseCommand):
     def _names(board: Board) -> list[str]:
         return list(board.columns.order_by("position").values_list("name", flat=True))
 
-    def _summary(self, board: Board, report: importers.ImportReport) -> None:
+    def _summary(self, board: Board, report: importing.ImportReport) -> None:
         write = self.stdout.write
         write(f"Imported into board {board.slug}:")
         write(f"  items created: {report.items_created}")
@@ -224,8 +251,7 @@ class Command(BaseCommand):
         for reason, problems in report.by_reason().items():
             write(f"    {reason}: {len(problems)}")
             for problem in problems[:SHOWN_LOCATIONS]:
-                detail = f": {problem.detail}" if problem.detail else ""
-                write(f"      {problem.location}{detail}")
+                write(f"      {problem}")
             if len(problems) > SHOWN_LOCATIONS:
                 write(f"      ... and {len(problems) - SHOWN_LOCATIONS} more")
 

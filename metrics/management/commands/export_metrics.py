@@ -4,7 +4,7 @@ the shape jira-agile-metrics users know.
 - ``cycletime.csv``: one row per item: ``key,title,kind``, then one column per board column in
   board order, headed by its name, holding its entry date (YYYY-MM-DD, board zone, counted-path
   entry dates; empty when none), then ``cycle_time_days,cycle_time_seconds,lead_time_days,
-  blocked_days``. Days follow the +1 convention (FLOW-METRICS.md "Times"), unlike
+  blocked_days``. Days follow the +1 convention (docs/metrics.md "Times"), unlike
   jira-agile-metrics' plain difference.
 - ``cfd.csv``: ``day`` then one column per board column: the CFD count (``ColumnDay.cfd``).
 - ``throughput.csv``: ``day,count``, zero days included.

@@ -1,4 +1,7 @@
-"""Column entry dates: the counted path of an item (FLOW-METRICS.md, "Column entry dates").
+"""Column entry dates: the counted path of an item (docs/metrics.md, "Column entry dates").
+
+This rule sets the facts a board keeps about each item (``WorkItem.started_at`` and
+``delivered_at``), so it lives with the boards; the metrics calculators import it from here.
 
 Process an item's moves in time order (ties by write order). The creation counts as a move into
 its first column. The counted path is a list of (position, time) visits rising strictly through
@@ -44,3 +47,13 @@ def entry_times(path: Sequence[tuple[int, T]], positions: Iterable[int]) -> dict
         if position in wanted:
             result[position] = None if top is None or position > top else next_visit
     return result
+
+
+def started_delivered(
+    moves: Iterable[tuple[int, T]], commitment: int, delivery: int
+) -> tuple[T | None, T | None]:
+    """``started_at`` and ``delivered_at`` of an item from its moves (position, time) in time
+    order: the entry dates of the commitment and delivery columns (a backward move before the
+    delivery point wipes the delivery: the item is in progress again)."""
+    entries = entry_times(counted_path(moves), (commitment, delivery))
+    return entries[commitment], entries[delivery]
