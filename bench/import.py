@@ -52,15 +52,15 @@ def write_csv(path: Path, items: int, moves: int | None, seed: int) -> int:
     total = sum(len(p) for _, _, p in paths)
     keep = 1.0 if moves is None else min(1.0, moves / total)
     rows = 0
+    seen = 0  # rows of the whole paths so far
     with path.open("w", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["key", "title", "kind", "created_at", "to_column", "at"])
-        budget = moves
         for number, kind, path_moves in paths:
-            count = len(path_moves) if moves is None else max(1, round(len(path_moves) * keep))
-            if budget is not None:
-                count = max(1, min(count, budget - (items - number)))
-                budget -= count
+            # Keep the first rows of each path, spreading the rounding over the items, so that
+            # the file has (about exactly) ``moves`` rows and every item has its creation.
+            seen += len(path_moves)
+            count = min(len(path_moves), max(1, round(seen * keep) - rows))
             key = f"H-{number}"
             for index, (position, at) in enumerate(path_moves[:count]):
                 when = dt.datetime.fromtimestamp(at, dt.UTC).isoformat()
@@ -140,10 +140,18 @@ def peer(path: Path) -> dict | None:
     python = ensure_venv()
     result = subprocess.run(
         [
-            str(python), str(ROOT / "bench" / "peer" / "run_jam.py"), "--csv", str(path),
-            "--columns", ",".join(COLUMN_NAMES),
-            "--commitment", COLUMN_NAMES[READY], "--delivery", COLUMN_NAMES[RELEASED],
-            "--repeat", "1",
+            str(python),
+            str(ROOT / "bench" / "peer" / "run_jam.py"),
+            "--csv",
+            str(path),
+            "--columns",
+            ",".join(COLUMN_NAMES),
+            "--commitment",
+            COLUMN_NAMES[READY],
+            "--delivery",
+            COLUMN_NAMES[RELEASED],
+            "--repeat",
+            "1",
         ],  # fmt: skip
         capture_output=True,
         text=True,

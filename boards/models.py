@@ -128,7 +128,8 @@ class WorkItem(models.Model):
         FIXED_DATE = "fixed_date", "Fixed date"
         INTANGIBLE = "intangible", "Intangible"
 
-    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="items")
+    # Indexed by the unique (board, key) constraint.
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="items", db_index=False)
     key = models.CharField(max_length=40)
     title = models.CharField(max_length=300)
     description = models.TextField(blank=True)
@@ -137,7 +138,10 @@ class WorkItem(models.Model):
         max_length=12, choices=ClassOfService.choices, default=ClassOfService.STANDARD
     )
     due_date = models.DateField(null=True, blank=True)
-    column = models.ForeignKey(Column, on_delete=models.PROTECT, related_name="items")
+    # Indexed by (column, rank).
+    column = models.ForeignKey(
+        Column, on_delete=models.PROTECT, related_name="items", db_index=False
+    )
     # Fractional rank inside the column (boards.ranking): a move writes one row, never renumbers.
     rank = models.CharField(max_length=64)
 
@@ -147,7 +151,12 @@ class WorkItem(models.Model):
 
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     # Caches of what the Transition log says (docs/metrics.md "Column entry dates").
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -207,16 +216,26 @@ class Transition(models.Model):
         WEBHOOK = "webhook", "Webhook"
         IMPORT = "import", "Import"
 
-    board = models.ForeignKey(Board, on_delete=models.PROTECT, related_name="+")
-    item = models.ForeignKey(WorkItem, on_delete=models.PROTECT, related_name="transitions")
+    # The log takes a million rows on a large board, and each index costs every insert: board
+    # and item are indexed by (board, at) and (item, at); from_column and actor are looked up
+    # only when a column or a user is deleted, which is rare and may scan.
+    board = models.ForeignKey(Board, on_delete=models.PROTECT, related_name="+", db_index=False)
+    item = models.ForeignKey(
+        WorkItem, on_delete=models.PROTECT, related_name="transitions", db_index=False
+    )
     from_column = models.ForeignKey(
-        Column, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Column, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     to_column = models.ForeignKey(Column, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField()
     recorded_at = models.DateTimeField(auto_now_add=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     source = models.CharField(max_length=8, choices=Source.choices)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)

@@ -90,26 +90,38 @@ def _as_datetime(t: float | None, _from=dt.datetime.fromtimestamp, _utc=dt.UTC):
     return None if t is None else _from(t, _utc)
 
 
+_NONE = -1.5e308  # stands for None in a fingerprint: hash(None) varies between processes
+
+
 def fingerprint(flow: ItemFlow, last_transition_id: int) -> int:
     """A hash of every stored figure of the item. Built from numbers only (no strings, no None,
     whose hashes vary between processes), so the same figures hash alike in any process."""
+    n = _NONE
+    entries = flow.entries
     values = (
-        flow.current_column_id, flow.created_at, flow.started_at, flow.delivered_at,
-        flow.discarded_at, tuple(flow.entries.items()), flow.cycle_seconds, flow.cycle_days,
-        flow.lead_seconds, flow.lead_days, tuple(flow.closed_in_column.items()),
-        flow.in_column_since, flow.active_seconds, flow.waiting_seconds, flow.flow_efficiency,
-        flow.closed_blocked_seconds, flow.blocked_since, flow.readiness_entered_at,
-        flow.readiness_lead_seconds, last_transition_id,
-    )  # fmt: skip
-    return hash(_no_none(values))
-
-
-def _no_none(values):
-    if values is None:
-        return -1.5e308
-    if isinstance(values, tuple):
-        return tuple(_no_none(v) for v in values)
-    return values
+        flow.current_column_id,
+        flow.created_at,
+        n if flow.started_at is None else flow.started_at,
+        n if flow.delivered_at is None else flow.delivered_at,
+        n if flow.discarded_at is None else flow.discarded_at,
+        tuple(entries),
+        tuple(n if at is None else at for at in entries.values()),
+        n if flow.cycle_seconds is None else flow.cycle_seconds,
+        n if flow.cycle_days is None else flow.cycle_days,
+        n if flow.lead_seconds is None else flow.lead_seconds,
+        n if flow.lead_days is None else flow.lead_days,
+        tuple(flow.closed_in_column.items()),
+        n if flow.in_column_since is None else flow.in_column_since,
+        n if flow.active_seconds is None else flow.active_seconds,
+        n if flow.waiting_seconds is None else flow.waiting_seconds,
+        n if flow.flow_efficiency is None else flow.flow_efficiency,
+        flow.closed_blocked_seconds,
+        n if flow.blocked_since is None else flow.blocked_since,
+        n if flow.readiness_entered_at is None else flow.readiness_entered_at,
+        n if flow.readiness_lead_seconds is None else flow.readiness_lead_seconds,
+        last_transition_id,
+    )
+    return hash(values)
 
 
 def item_row(

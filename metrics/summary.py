@@ -115,7 +115,8 @@ def _window_flow(board: Board, info, window_start: dt.datetime, now: dt.datetime
         Q(delivered_at__isnull=True) | Q(delivered_at__gte=window_start),
         Q(discarded_at__isnull=True) | Q(discarded_at__gte=window_start),
     )
-    ids = list(in_flow.values_list("item_id", flat=True))
+    # A subquery, not a list of ids: a board with 100,000 open items would send 100,000 params.
+    ids = in_flow.values("item_id")
     moves = [
         Move(*row)
         for row in Transition.objects.filter(board=board, item_id__in=ids)

@@ -26,8 +26,9 @@ Status = AcceptanceCriterion.Status
 
 def criteria_instantiate(item, *, at: dt.datetime) -> list[AcceptanceCriterion]:
     """Copy the board's active templates that apply to the item's kind. Called on creation."""
+    templates = active_templates(item.board_id)
     return AcceptanceCriterion.objects.bulk_create(
-        criteria_from_templates(item, active_templates(item.board_id), at=at)
+        criteria_from_templates(templates, item_id=item.pk, kind=item.kind, at=at)
     )
 
 
@@ -36,13 +37,14 @@ def active_templates(board_id: int) -> list[CriterionTemplate]:
 
 
 def criteria_from_templates(
-    item, templates: list[CriterionTemplate], *, at: dt.datetime
+    templates: list[CriterionTemplate], *, item_id: int, kind: str, at: dt.datetime
 ) -> list[AcceptanceCriterion]:
-    """The unsaved criteria ``item`` gets from ``templates`` (those applying to its kind), added
-    at ``at``: for callers that create many items and save their criteria in one statement."""
+    """The unsaved criteria an item of ``kind`` gets from ``templates`` (those applying to its
+    kind), added at ``at``: for callers that create many items and save their criteria in one
+    statement."""
     return [
         AcceptanceCriterion(
-            item=item,
+            item_id=item_id,
             template=t,
             title=t.title,
             description=t.description,
@@ -53,7 +55,7 @@ def criteria_from_templates(
             added_at=at,
         )
         for t in templates
-        if t.applies_to(item.kind)
+        if t.applies_to(kind)
     ]
 
 

@@ -27,10 +27,11 @@ for a refresh in the same transaction, and the import ends with one full recompu
 """
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -52,7 +53,7 @@ from boards.importing.records import (
 )
 from boards.models import Board, Column, Transition, WorkItem
 from boards.timing import FUTURE_TOLERANCE
-from flowboard.bulk import insert_rows
+from flowboard.bulk import insert_rows, reserve_ids
 from readiness.models import AcceptanceCriterion
 from readiness.services import active_templates, criteria_from_templates
 
@@ -71,6 +72,19 @@ TRANSITION_COLUMNS = (
 TRANSITION_TYPES = ("int8", "int8", "int8", "int8", "timestamptz", "timestamptz", "int4", "text",
                     "text")  # fmt: skip
 QUEUE_COLUMNS = ("board_id", "item_id", "queued_at")
+QUEUE_TYPES = ("int8", "int8", "timestamptz")
+# Every column of boards_workitem, for rows written without the ORM (a test checks the list).
+ITEM_COLUMNS = (
+    "id", "board_id", "key", "title", "description", "kind", "class_of_service", "due_date",
+    "column_id", "rank", "external_source", "external_key", "external_url", "created_at",
+    "created_by_id", "started_at", "delivered_at", "discarded_at", "discard_reason",
+    "updated_at", "version",
+)  # fmt: skip
+ITEM_TYPES = (
+    "int8", "int8", "text", "text", "text", "text", "text", "date", "int8", "text", "text",
+    "text", "text", "timestamptz", "int4", "timestamptz", "timestamptz", "timestamptz", "text",
+    "timestamptz", "int4",
+)  # fmt: skip
 
 
 def parse_mapping(text: str | None) -> dict[str, str]:
@@ -128,6 +142,7 @@ def import_histories(
     batch with its size; ``on_recompute(done, total)`` reports the recompute's progress."""
     report = report if report is not None else ImportReport()
     now = now or timezone.now()
+    started = time.perf_counter()
     merged = merge(histories)
     batch_size = batch_size or BATCH_ITEMS
     for start in range(0, len(merged), batch_size):
@@ -135,7 +150,10 @@ def import_histories(
         report.add(_apply(board, batch, columns, now))
         if on_items is not None:
             on_items(len(batch))
-    recompute_if_queued(board, on_recompute)
+    applied = time.perf_counter()
+    report.seconds["apply"] = applied - started
+    if recompute_if_queued(board, on_recompute):
+        report.seconds["recompute"] = time.perf_counter() - applied
     return report
 
 
@@ -231,6 +249,7 @@ class _Plan:
     column: Column | None = None
     started_at: dt.datetime | None = None
     delivered_at: dt.datetime | None = None
+    item_id: int | None = None
 
 
 def _apply_batch(board, batch, columns: ColumnMap, now, report: ImportReport) -> None:
@@ -277,12 +296,20 @@ def _on_board(board, batch, positions) -> dict[tuple[str, str], _OnBoard]:
             found[(source, item.external_key)] = _OnBoard(item)
     by_id = {state.item.pk: state for state in found.values()}
     if by_id:
-        rows = (
-            Transition.objects.filter(item_id__in=list(by_id))
-            .order_by("item_id", "at", "id")
-            .values_list("item_id", "to_column_id", "at", "idempotency_key")
-        )
-        for item_id, column_id, at, key in rows:
+        # Raw rows: a re-import reads every move of every item again, a million at scale.
+        rows = Transition.objects.filter(item_id__in=list(by_id)).order_by("item_id", "at", "id")
+        sql, params = rows.values_list(
+            "item_id", "to_column_id", "at", "idempotency_key"
+        ).query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            fetched = cursor.fetchall()
+        if connection.vendor == "postgresql":
+            converted = fetched
+        else:  # SQLite returns text: convert it as the ORM would
+            convert = connection.ops.convert_datetimefield_value
+            converted = [(i, c, convert(at, None, connection), k) for i, c, at, k in fetched]
+        for item_id, column_id, at, key in converted:
             state = by_id[item_id]
             state.moves.append((positions[column_id], at))
             if key is not None:
@@ -348,7 +375,7 @@ def _plan(history, found, taken, columns: ColumnMap, positions, now, report) -> 
         report.items_created += 1
     else:
         item = found.item
-        board_column = next(c for c in columns.columns if c.pk == item.column_id)
+        board_column = next(c for c in columns.columns if c.id == item.column_id)
         floor = found.moves[-1][1] if found.moves else item.created_at
         told, told_at = board_column, floor
         if history.creates and history.created_at == item.created_at:
@@ -385,7 +412,7 @@ def _plan(history, found, taken, columns: ColumnMap, positions, now, report) -> 
             detail = f"{move.at.isoformat()} is before {told_at.isoformat()}"
             report.problems.append(_problem(OUT_OF_ORDER, history, move.location, detail))
             continue
-        if told is not None and target.pk == told.pk:
+        if told is not None and target.id == told.id:
             report.no_op += 1
             continue
         if move.at < floor:
@@ -396,7 +423,7 @@ def _plan(history, found, taken, columns: ColumnMap, positions, now, report) -> 
             report.problems.append(_problem(OUT_OF_ORDER, history, move.location, detail))
             continue
         told, told_at = target, move.at
-        if target.pk == board_column.pk:
+        if target.id == board_column.id:
             report.no_op += 1
             continue
         at = min(move.at, now)  # a clock a little ahead is taken as now, as in the move path
@@ -427,76 +454,72 @@ def _write(board: Board, plans: list[_Plan], report: ImportReport, now: dt.datet
     """Insert the new items, every transition, the new items' criteria and the metrics queue;
     update the items already on the board that moved. One statement per table."""
     bottom = _BottomRanks()
-    new_items = []
+    board_id = board.id
+    new = [plan for plan in plans if plan.on_board is None]
+    ids = reserve_ids(WorkItem._meta.db_table, len(new))
+    item_rows, transition_rows, touched, changed = [], [], [], []
+    for plan, item_id in zip(new, ids, strict=True):
+        history = plan.history
+        item_rows.append(
+            (item_id, board_id, history.key, history.title, "", history.kind,
+             WorkItem.ClassOfService.STANDARD, history.due_date, plan.column.id,
+             bottom.next(plan.column), history.external_source, history.key,
+             history.external_url, history.created_at, None, plan.started_at,
+             plan.delivered_at, None, "", now, 1)
+        )  # fmt: skip
+        transition_rows.append(
+            (board_id, item_id, None, plan.creation_column.id, history.created_at, now, None,
+             Transition.Source.IMPORT, None)
+        )  # fmt: skip
+        plan.item_id = item_id
     for plan in plans:
-        if plan.on_board is None:
-            history = plan.history
-            new_items.append(
-                WorkItem(
-                    board=board,
-                    key=history.key,
-                    title=history.title,
-                    kind=history.kind,
-                    due_date=history.due_date,
-                    column=plan.column,
-                    rank=bottom.next(plan.column),
-                    external_source=history.external_source,
-                    external_key=history.key,
-                    external_url=history.external_url,
-                    created_at=history.created_at,
-                    started_at=plan.started_at,
-                    delivered_at=plan.delivered_at,
-                )
-            )
-    created = WorkItem.objects.bulk_create(new_items)
-    if created and created[0].pk is None:  # an engine without RETURNING
-        raise DatabaseError("bulk_create returned no ids")
-    changed = []
-    items_by_plan = iter(created)
-    rows = []
-    touched = []
-    for plan in plans:
-        if plan.on_board is None:
-            item = next(items_by_plan)
-            history = plan.history
-            rows.append(
-                (board.pk, item.pk, None, plan.creation_column.pk, history.created_at, now, None,
-                 Transition.Source.IMPORT, None)
-            )  # fmt: skip
-        else:
-            item = plan.on_board.item
+        if plan.on_board is not None:
             if not plan.transitions:
                 continue
-            if item.column_id != plan.column.pk:
+            item = plan.on_board.item
+            if item.column_id != plan.column.id:
                 item.column = plan.column
                 item.rank = bottom.next(plan.column)
             item.started_at, item.delivered_at = plan.started_at, plan.delivered_at
             item.version += 1
             item.updated_at = now
             changed.append(item)
-        touched.append(item.pk)
+            plan.item_id = item.pk
+        touched.append(plan.item_id)
         for from_column, to_column, at, key in plan.transitions:
-            rows.append(
-                (board.pk, item.pk, from_column.pk, to_column.pk, at, now, None,
+            transition_rows.append(
+                (board_id, plan.item_id, from_column.id, to_column.id, at, now, None,
                  Transition.Source.IMPORT, key)
             )  # fmt: skip
+    insert_rows(WorkItem._meta.db_table, ITEM_COLUMNS, item_rows, ITEM_TYPES, binary=True)
     if changed:
         WorkItem.objects.bulk_update(
             changed, ["column", "rank", "started_at", "delivered_at", "version", "updated_at"]
         )
-    insert_rows(Transition._meta.db_table, TRANSITION_COLUMNS, rows, TRANSITION_TYPES)
-    if created:
-        templates = active_templates(board.pk)
-        if templates:
-            AcceptanceCriterion.objects.bulk_create(
-                criterion
-                for item in created
-                for criterion in criteria_from_templates(item, templates, at=item.created_at)
+    insert_rows(
+        Transition._meta.db_table,
+        TRANSITION_COLUMNS,
+        transition_rows,
+        TRANSITION_TYPES,
+        binary=True,
+    )
+    templates = active_templates(board.pk) if new else []
+    if templates:
+        AcceptanceCriterion.objects.bulk_create(
+            criterion
+            for plan in new
+            for criterion in criteria_from_templates(
+                templates, item_id=plan.item_id, kind=plan.history.kind, at=plan.history.created_at
             )
+        )
     if touched:
         # The metrics queue, committed with the history it refers to (see recompute_if_queued).
         from metrics.models import PendingRefresh  # metrics depends on boards, not the reverse
 
         insert_rows(
-            PendingRefresh._meta.db_table, QUEUE_COLUMNS, ((board.pk, i, now) for i in touched)
+            PendingRefresh._meta.db_table,
+            QUEUE_COLUMNS,
+            ((board_id, item_id, now) for item_id in touched),
+            QUEUE_TYPES,
+            binary=True,
         )

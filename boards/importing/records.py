@@ -104,6 +104,8 @@ class ImportReport:
     unchanged: int = 0
     no_op: int = 0
     problems: list[Problem] = field(default_factory=list)
+    # Wall seconds of each phase (reading, applying, recomputing), for ``-v 2``.
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def wrote(self) -> bool:

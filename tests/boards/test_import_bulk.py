@@ -410,3 +410,16 @@ def test_an_item_key_already_used_on_the_board_is_refused(tmp_path):
     assert "OPS-1 is already an item of the board; item skipped" in out
     assert WorkItem.objects.get(key="OPS-1").title == "made here"
     assert Column.objects.filter(board=board).count() == 5
+
+
+@pytest.mark.parametrize(
+    ("model", "columns"),
+    [(WorkItem, apply.ITEM_COLUMNS), (Transition, apply.TRANSITION_COLUMNS)],
+    ids=["items", "transitions"],
+)
+def test_rows_written_without_the_orm_name_every_column(model, columns):
+    """A field added to the model must be added to the bulk rows (or left out on purpose)."""
+    expected = {f.column for f in model._meta.concrete_fields}
+    if model is Transition:
+        expected.discard("id")
+    assert set(columns) == expected

@@ -28,6 +28,7 @@ so the cycle starts at ``at``); an ``at`` before ``created_at`` is reported as m
 """
 
 import csv
+import time
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -131,6 +132,7 @@ class Command(BaseCommand):
             except ValueError as error:
                 raise CommandError(f"--map: {error}.") from None
 
+        reading = time.perf_counter()
         parse = importing.PARSERS[options["format"]]
         report = importing.ImportReport()
         histories = []
@@ -151,6 +153,7 @@ class Command(BaseCommand):
             histories.extend(items)
             report.problems.extend(problems)
 
+        report.seconds["read"] = time.perf_counter() - reading
         items = Progress(self.stdout, len(histories), "items", "Importing")
         recompute = None
 
@@ -175,6 +178,9 @@ class Command(BaseCommand):
             if recompute is not None:
                 recompute.close()
         self._summary(board, report)
+        if options["verbosity"] >= 2:
+            phases = ", ".join(f"{name} {took:.2f} s" for name, took in report.seconds.items())
+            self.stdout.write(f"Time: {phases}.")
 
     def _board(self, options) -> Board:
         slug = options["board"]
