@@ -243,6 +243,8 @@ class Transition(models.Model):
     objects = TransitionQuerySet.as_manager()
 
     class Meta:
+        # Related lookups and Django's internals use the base manager: it is append-only too.
+        base_manager_name = "objects"
         ordering = ["at", "id"]
         constraints = [
             models.UniqueConstraint(

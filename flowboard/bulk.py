@@ -7,7 +7,7 @@ order. Nothing here checks a rule: callers are services that have validated the 
 """
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from django.db import connection
 
@@ -24,11 +24,13 @@ def insert_rows(
     types: Sequence[str] | None = None,
     *,
     binary: bool = False,
+    prepared: bool = False,
 ) -> int:
     """Insert ``rows`` into ``table`` on the default connection; return how many. ``types`` are
     the columns' PostgreSQL types: COPY uses them, and elsewhere only the time columns they name
     are converted (without them every value is looked at). ``binary`` COPYs in PostgreSQL's
-    binary format, cheaper to produce; every type must then be the column's own."""
+    binary format, cheaper to produce; every type must then be the column's own. ``prepared``
+    rows already hold their times as ``time_writer`` writes them."""
     names = ", ".join(columns)
     count = 0
     with connection.cursor() as cursor:
@@ -42,7 +44,11 @@ def insert_rows(
                     count += 1
             return count
         sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"
-        if types:
+        if prepared:
+
+            def convert(row: tuple) -> tuple:
+                return row
+        elif types:
             times = [i for i, name in enumerate(types) if name in TIME_TYPES]
             seen: dict = {}  # the same instant (a batch's "now") recurs on every row
 
@@ -72,6 +78,28 @@ def insert_rows(
             cursor.executemany(sql, batch)
             count += len(batch)
     return count
+
+
+def time_writer() -> Callable[[dt.datetime | dt.date | None], object]:
+    """How rows for ``insert_rows(prepared=True)`` hold a time on the current connection: as is
+    for PostgreSQL, as Django's SQLite text (converted once per distinct value) for SQLite."""
+    if connection.vendor == "postgresql":
+        return _as_is
+    texts: dict = {}
+
+    def write(value):
+        if value is None:
+            return None
+        text = texts.get(value)
+        if text is None:
+            text = texts[value] = _sqlite_value(value)
+        return text
+
+    return write
+
+
+def _as_is(value):
+    return value
 
 
 def reserve_ids(table: str, count: int) -> list[int]:

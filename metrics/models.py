@@ -29,8 +29,14 @@ class ItemMetrics(models.Model):
     item = models.OneToOneField(
         "boards.WorkItem", on_delete=models.CASCADE, primary_key=True, related_name="metrics"
     )
-    board = models.ForeignKey("boards.Board", on_delete=models.CASCADE, related_name="+")
-    current_column = models.ForeignKey("boards.Column", on_delete=models.CASCADE, related_name="+")
+    # A full recompute writes every row: no index that the composites below already cover
+    # (board), or that only a column's deletion would use (current_column).
+    board = models.ForeignKey(
+        "boards.Board", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    current_column = models.ForeignKey(
+        "boards.Column", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     created_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True)
     delivered_at = models.DateTimeField(null=True)

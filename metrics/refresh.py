@@ -28,12 +28,10 @@ Where the work happens, and why (measured on 100,000 items and 979,434 transitio
 import datetime as dt
 import json
 import logging
-import multiprocessing
 from collections.abc import Callable, Sequence
 from itertools import groupby
 from operator import itemgetter
 
-import billiard
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max, Min
@@ -41,7 +39,7 @@ from django.utils import timezone
 
 from boards.models import Board, Transition, WorkItem
 from flowboard.bulk import insert_rows
-from metrics import loaders
+from metrics import forked, loaders
 from metrics.calculators.items import DayIndex, ItemFlow, item_flow, local_date
 from metrics.calculators.series import Series, SeriesAccumulator
 from metrics.calculators.types import BoardInfo
@@ -214,15 +212,10 @@ def _recompute(
 ) -> dict:
     """Every item's figures and the board's series. Item rows whose figures did not change
     (same fingerprint) are left as they are; the others are replaced."""
-    # Large boards are computed on two cores. PostgreSQL only: the forked process needs its own
-    # connection to a server (SQLite in tests may live in memory). Below the threshold the fork
-    # costs more than it saves.
+    # Large boards are computed on two cores (``metrics.forked``). Below the threshold the
+    # fork costs more than it saves.
     total = WorkItem.objects.filter(board=board).count()
-    parallel = (
-        connection.vendor == "postgresql"
-        and "fork" in multiprocessing.get_all_start_methods()
-        and total > settings.METRICS_PARALLEL_THRESHOLD
-    )
+    parallel = total > settings.METRICS_PARALLEL_THRESHOLD and forked.available()
     progress = None
     if on_progress is not None:
         # The parent computes one half while the child computes the other at the same pace.
@@ -293,49 +286,15 @@ def _compute_part(
 def _compute_in_two(
     board: Board, info: BoardInfo, days: DayIndex, now: dt.datetime, known, progress=None
 ):
-    """Half the items here, half in a forked process with its own database connection. This
-    half is written while the other is still being computed. billiard (Celery's multiprocessing)
-    rather than the standard library's: a prefork worker's processes are daemonic, and only
-    billiard lets a daemonic process start a child."""
-    context = billiard.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(sender, board.pk, info, days, now, known))
-    child.start()
-    sender.close()
+    """Half the items here, half in a forked process (``metrics.forked``). This half is written
+    while the other is still being computed."""
+    other = forked.Forked(_compute_part, board.pk, info, days, now, known, (1, 2))
     rows, seen, series = _compute_part(board.pk, info, days, now, known, (0, 2), progress)
     written = _write_items(rows, known)
-    try:
-        outcome = receiver.recv()
-    except EOFError:
-        outcome = RuntimeError(f"the recompute process died (exit code {child.exitcode})")
-    child.join()
-    if isinstance(outcome, BaseException):
-        raise outcome
-    child_rows, child_seen, child_series = outcome
+    child_rows, child_seen, child_series = other.result()
     written += _write_items(child_rows, known)
     series.merge(child_series)
     return written, seen | child_seen, series
-
-
-_inherited: list = []
-
-
-def _child(sender, board_id: int, info: BoardInfo, days: DayIndex, now: dt.datetime, known):
-    """The forked half. The inherited connections belong to the parent's open transaction:
-    they are set aside untouched (closing one would end the parent's session) and a new one is
-    opened. The process ends with ``os._exit``, so nothing is finalised on them."""
-    from django.db import connections
-
-    for wrapper in connections.all(initialized_only=True):
-        _inherited.append(wrapper.connection)
-        wrapper.connection = None
-    try:
-        sender.send(_compute_part(board_id, info, days, now, known, part=(1, 2)))
-    except BaseException as error:  # the parent re-raises it
-        sender.send(error)
-    finally:
-        connections.close_all()
-        sender.close()
 
 
 def _board_days(board: Board, info: BoardInfo, now: dt.datetime) -> DayIndex:

@@ -3,9 +3,13 @@
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.utils import timezone
 
-from metrics import refresh, summary
+from metrics import forked, refresh, summary
 from metrics.models import PendingRefresh
+
+# Boards with more items than this compute the summary's log part in a second process.
+SUMMARY_FORK_THRESHOLD = 5_000
 
 
 def mark_item_dirty(item) -> None:
@@ -28,11 +32,16 @@ def board_setup_changed(board) -> None:
 
 
 def recompute_now(board, on_progress=None) -> dict:
-    """Recompute every snapshot of ``board`` and its summary in this process (after a bulk
-    import, which holds metrics back until it ends). ``on_progress(done, total)`` reports the
-    items computed."""
-    counts = refresh.recompute_board(board, on_progress=on_progress)
-    summary.refresh_summary(board)
+    """Recompute every snapshot of ``board`` and its summary in this process (the nightly task;
+    a bulk import, which holds metrics back until it ends). ``on_progress(done, total)`` reports
+    the items computed. Where a second process can reach the database, the part of the summary
+    read from the log alone is computed there meanwhile."""
+    now = timezone.now()
+    window = None
+    if forked.available() and board.items.count() > SUMMARY_FORK_THRESHOLD:
+        window = forked.Forked(summary.window_flow, board.pk, now)
+    counts = refresh.recompute_board(board, now, on_progress=on_progress)
+    summary.refresh_summary(board, now, window.result() if window is not None else None)
     return counts
 
 

@@ -13,10 +13,10 @@ from django.conf import settings
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from boards.models import Block, Board, Transition, WorkItem
+from boards.models import Block, Board, Column, Transition, WorkItem
 from metrics import loaders
 from metrics.calculators import bottlenecks, distribution, forecast, readiness, stats
-from metrics.calculators.types import BlockSpan, CriterionInfo, Move, RefusalInfo
+from metrics.calculators.types import BlockSpan, CriterionInfo, RefusalInfo
 from metrics.models import BoardDay, BoardMetrics, ItemMetrics
 from readiness.models import AcceptanceCriterion, GateRefusal
 
@@ -49,7 +49,11 @@ def throughput_sample(board: Board, today: dt.date, days: int | None = None) -> 
     return [counts.get(start + dt.timedelta(days=i), 0) for i in range(days)]
 
 
-def compute_summary(board: Board, now: dt.datetime | None = None) -> dict[str, Any]:
+def compute_summary(
+    board: Board, now: dt.datetime | None = None, flow: dict | None = None
+) -> dict[str, Any]:
+    """The summary as of ``now``. ``flow`` is ``window_flow(board.pk, now)`` when the caller
+    already has it (computed alongside a recompute, see ``refresh_summary``)."""
     now = now or timezone.now()
     info = loaders.board_info(board)
     today = now.astimezone(info.tz).date()
@@ -80,7 +84,8 @@ def compute_summary(board: Board, now: dt.datetime | None = None) -> dict[str, A
         for delivered, due_date in delivered_items.values_list("delivered_at", "due_date")
     ]
 
-    flow = _window_flow(board, info, window_start, now)
+    if flow is None:
+        flow = _window_flow(board, info, window_start, now)
     sample = throughput_sample(board, today)
     summary: dict[str, Any] = {
         "has_history": True,
@@ -117,13 +122,15 @@ def _window_flow(board: Board, info, window_start: dt.datetime, now: dt.datetime
     )
     # A subquery, not a list of ids: a board with 100,000 open items would send 100,000 params.
     ids = in_flow.values("item_id")
-    moves = [
-        Move(*row)
-        for row in Transition.objects.filter(board=board, item_id__in=ids)
-        .order_by("item_id", "at", "id")
-        .values_list("item_id", "from_column_id", "to_column_id", "at")
-        .iterator(chunk_size=10_000)
-    ]
+    # The moves matter only of items that reached the commitment column or a gate: a stay
+    # before both counts in no bottleneck column and passes no gate. On most boards that
+    # leaves out the backlog, often most of the items.
+    gates = Column.objects.filter(board=board, guarding_criteria__isnull=False)
+    first = min([info.commitment_position, *gates.values_list("position", flat=True).distinct()])
+    reached = Transition.objects.filter(
+        board=board, to_column__in=Column.objects.filter(board=board, position__gte=first)
+    ).values("item_id")
+    moves = loaders.moves_of_items(board.pk, in_flow.filter(item_id__in=reached).values("item_id"))
     discarded = dict(
         WorkItem.objects.filter(pk__in=ids, discarded_at__isnull=False).values_list(
             "id", "discarded_at"
@@ -173,9 +180,19 @@ def _window_flow(board: Board, info, window_start: dt.datetime, now: dt.datetime
     }
 
 
-def refresh_summary(board: Board, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Recompute and store the summary of ``board``."""
+def window_flow(board_id: int, now: dt.datetime) -> dict:
+    """The part of the summary read from the log alone (bottleneck, blockers, readiness over the
+    window ending ``now``): it needs no snapshot, so it can be computed while they are."""
+    board = Board.objects.get(pk=board_id)
+    info = loaders.board_info(board)
+    return _window_flow(board, info, now - dt.timedelta(days=WINDOW_DAYS), now)
+
+
+def refresh_summary(
+    board: Board, now: dt.datetime | None = None, flow: dict | None = None
+) -> dict[str, Any]:
+    """Recompute and store the summary of ``board`` (``flow``: see ``compute_summary``)."""
     now = now or timezone.now()
-    summary = compute_summary(board, now)
+    summary = compute_summary(board, now, flow)
     BoardMetrics.objects.filter(board=board).update(summary=summary, summary_computed_at=now)
     return summary

@@ -12,7 +12,12 @@ from django.db import DatabaseError
 
 from boards.models import Board
 from metrics import refresh, summary
-from metrics.services import schedule_summary_refresh, scheduled_key, summary_key
+from metrics.services import (
+    recompute_now,
+    schedule_summary_refresh,
+    scheduled_key,
+    summary_key,
+)
 
 RETRY = {
     "acks_late": True,
@@ -52,9 +57,7 @@ def recompute_board(board_id: int) -> int:
     board = Board.objects.filter(pk=board_id).first()
     if board is None:
         return 0
-    counts = refresh.recompute_board(board)
-    summary.refresh_summary(board)
-    return counts["items"]
+    return recompute_now(board)["items"]
 
 
 @shared_task(acks_late=True)

@@ -53,11 +53,11 @@ from boards.importing.records import (
 )
 from boards.models import Board, Column, Transition, WorkItem
 from boards.timing import FUTURE_TOLERANCE
-from flowboard.bulk import insert_rows, reserve_ids
+from flowboard.bulk import insert_rows, reserve_ids, time_writer
 from readiness.models import AcceptanceCriterion
 from readiness.services import active_templates, criteria_from_templates
 
-BATCH_ITEMS = 1000
+BATCH_ITEMS = 5000
 TRANSITION_COLUMNS = (
     "board_id",
     "item_id",
@@ -71,8 +71,6 @@ TRANSITION_COLUMNS = (
 )
 TRANSITION_TYPES = ("int8", "int8", "int8", "int8", "timestamptz", "timestamptz", "int4", "text",
                     "text")  # fmt: skip
-QUEUE_COLUMNS = ("board_id", "item_id", "queued_at")
-QUEUE_TYPES = ("int8", "int8", "timestamptz")
 # Every column of boards_workitem, for rows written without the ORM (a test checks the list).
 ITEM_COLUMNS = (
     "id", "board_id", "key", "title", "description", "kind", "class_of_service", "due_date",
@@ -455,6 +453,8 @@ def _write(board: Board, plans: list[_Plan], report: ImportReport, now: dt.datet
     update the items already on the board that moved. One statement per table."""
     bottom = _BottomRanks()
     board_id = board.id
+    t = time_writer()
+    written_at = t(now)
     new = [plan for plan in plans if plan.on_board is None]
     ids = reserve_ids(WorkItem._meta.db_table, len(new))
     item_rows, transition_rows, touched, changed = [], [], [], []
@@ -462,14 +462,14 @@ def _write(board: Board, plans: list[_Plan], report: ImportReport, now: dt.datet
         history = plan.history
         item_rows.append(
             (item_id, board_id, history.key, history.title, "", history.kind,
-             WorkItem.ClassOfService.STANDARD, history.due_date, plan.column.id,
+             WorkItem.ClassOfService.STANDARD, t(history.due_date), plan.column.id,
              bottom.next(plan.column), history.external_source, history.key,
-             history.external_url, history.created_at, None, plan.started_at,
-             plan.delivered_at, None, "", now, 1)
+             history.external_url, t(history.created_at), None, t(plan.started_at),
+             t(plan.delivered_at), None, "", written_at, 1)
         )  # fmt: skip
         transition_rows.append(
-            (board_id, item_id, None, plan.creation_column.id, history.created_at, now, None,
-             Transition.Source.IMPORT, None)
+            (board_id, item_id, None, plan.creation_column.id, t(history.created_at),
+             written_at, None, Transition.Source.IMPORT, None)
         )  # fmt: skip
         plan.item_id = item_id
     for plan in plans:
@@ -488,10 +488,12 @@ def _write(board: Board, plans: list[_Plan], report: ImportReport, now: dt.datet
         touched.append(plan.item_id)
         for from_column, to_column, at, key in plan.transitions:
             transition_rows.append(
-                (board_id, plan.item_id, from_column.id, to_column.id, at, now, None,
+                (board_id, plan.item_id, from_column.id, to_column.id, t(at), written_at, None,
                  Transition.Source.IMPORT, key)
             )  # fmt: skip
-    insert_rows(WorkItem._meta.db_table, ITEM_COLUMNS, item_rows, ITEM_TYPES, binary=True)
+    insert_rows(
+        WorkItem._meta.db_table, ITEM_COLUMNS, item_rows, ITEM_TYPES, binary=True, prepared=True
+    )
     if changed:
         WorkItem.objects.bulk_update(
             changed, ["column", "rank", "started_at", "delivered_at", "version", "updated_at"]
@@ -502,6 +504,7 @@ def _write(board: Board, plans: list[_Plan], report: ImportReport, now: dt.datet
         transition_rows,
         TRANSITION_TYPES,
         binary=True,
+        prepared=True,
     )
     templates = active_templates(board.pk) if new else []
     if templates:
@@ -513,13 +516,9 @@ def _write(board: Board, plans: list[_Plan], report: ImportReport, now: dt.datet
             )
         )
     if touched:
-        # The metrics queue, committed with the history it refers to (see recompute_if_queued).
+        # The board is queued for its metrics, committed with the history the batch wrote: the
+        # import ends with a full recompute of the board, so one row says it all (and a run
+        # after a crash finds it, see recompute_if_queued).
         from metrics.models import PendingRefresh  # metrics depends on boards, not the reverse
 
-        insert_rows(
-            PendingRefresh._meta.db_table,
-            QUEUE_COLUMNS,
-            ((board_id, item_id, now) for item_id in touched),
-            QUEUE_TYPES,
-            binary=True,
-        )
+        PendingRefresh.objects.create(board_id=board_id, item_id=touched[0])

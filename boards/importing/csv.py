@@ -47,15 +47,16 @@ from boards.models import WorkItem
 CSV_HEADER = ("key", "title", "kind", "created_at", "to_column", "at")
 
 
+KINDS = {
+    **{kind.label.lower(): kind.value for kind in WorkItem.Kind},
+    **{kind.value: kind.value for kind in WorkItem.Kind},
+    "": WorkItem.Kind.FEATURE,
+}
+
+
 def csv_kind(value: str) -> str | None:
     """A kind given by value or label, in any case; blank is a feature. None when unknown."""
-    name = value.strip().lower()
-    if not name:
-        return WorkItem.Kind.FEATURE
-    for kind in WorkItem.Kind:
-        if name in (kind.value, kind.label.lower()):
-            return kind.value
-    return None
+    return KINDS.get(value.strip().lower())
 
 
 def parse_csv(text: str, *, tz: dt.tzinfo, name: str) -> tuple[list[ItemHistory], list[Problem]]:
@@ -100,7 +101,7 @@ def parse_csv(text: str, *, tz: dt.tzinfo, name: str) -> tuple[list[ItemHistory]
             continue
         row = {h: values[i].strip() for h, i in columns}
         key = row["key"]
-        if not all(storable(value) for value in values):
+        if not storable("".join(values)):
             if key and key not in items and key not in failed:
                 failed[key] = where
             problems.append(Problem(MALFORMED, where, "the row contains a NUL character"))

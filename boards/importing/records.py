@@ -171,6 +171,8 @@ def storable(text: str) -> bool:
     (from a JSON escape) cannot be encoded."""
     if "\x00" in text:
         return False
+    if text.isascii():
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -28,7 +28,9 @@ def demo(django_db_setup, django_db_blocker):
             "readiness_criteriontemplate", "boards_transition", "boards_boardmembership",
             "boards_workitem",
         ]  # fmt: skip
-        with connection.cursor() as cursor:
+        from boards import history
+
+        with connection.cursor() as cursor, history.maintenance():
             if connection.vendor == "postgresql":
                 cursor.execute(f"TRUNCATE {', '.join(tables)}, boards_board, boards_column CASCADE")
             else:

@@ -48,10 +48,26 @@ def test_the_database_refuses_an_update_below_the_orm(row):
     assert Transition.objects.get(pk=row.pk).source == "api"
 
 
-def test_postgres_refuses_a_delete_below_the_orm(row, postgres_only):
+def test_the_database_refuses_a_delete_below_the_orm(row):
     with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM boards_transition WHERE id = %s", [row.pk])
     assert Transition.objects.filter(pk=row.pk).exists()
+
+
+def test_the_base_manager_refuses_deletes_too(row):
+    with pytest.raises(TypeError, match="append-only"), transaction.atomic():
+        Transition._base_manager.filter(pk=row.pk).delete()
+    assert Transition.objects.filter(pk=row.pk).exists()
+
+
+def test_maintenance_lets_an_operator_script_delete_history(row):
+    from boards import history
+
+    with transaction.atomic(), history.maintenance(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM boards_transition WHERE id = %s", [row.pk])
+    assert not Transition.objects.filter(pk=row.pk).exists()
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM boards_transition")  # the guard is back
 
 
 def test_the_admin_shows_the_log_but_cannot_change_or_delete_it(client, row):

@@ -78,6 +78,9 @@ class Progress:
 
 
 class Command(BaseCommand):
+    # A data command, timed against other tools: the system checks run in CI, on deploy and
+    # with every migrate, not again on every import.
+    requires_system_checks = []
     help = (
         "Import the history of work items (creation and moves) from Jira JSON or a CSV file. "
         "Malformed issues, histories, rows and files are reported with their location and "

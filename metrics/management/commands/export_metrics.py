@@ -47,6 +47,9 @@ def number(value: float | None) -> str:
 
 
 class Command(BaseCommand):
+    # A data command, timed against other tools: the system checks run in CI, on deploy and
+    # with every migrate, not again on every import.
+    requires_system_checks = []
     help = "Export a board's flow metrics (cycle times, CFD, throughput, percentiles, forecast)."
 
     def add_arguments(self, parser):
@@ -118,16 +121,21 @@ class Command(BaseCommand):
                 "blocked_days",
             ]
         ]
+        keys = [str(column.id) for column in info.columns]
+        days: dict[float, str] = {}  # skipped columns share their entry time with the next one
         for item in selectors.all_item_snapshots(board):
             entries = item["entries"]
             dates = []
-            for column in info.columns:
-                entered = entries.get(str(column.id))
+            for key in keys:
+                entered = entries.get(key)
                 if entered is None:
                     dates.append("")
-                else:
+                    continue
+                day = days.get(entered)
+                if day is None:
                     local = selectors.entry_time(entered).astimezone(board.tz)
-                    dates.append(local.date().isoformat())
+                    day = days[entered] = local.date().isoformat()
+                dates.append(day)
             rows.append(
                 [
                     item["item__key"],
