@@ -4,7 +4,7 @@
 
 or, inside Django, ``bench.generate.generate_board(slug=..., items=...)``.
 
-The board is made by ``boards.services.board_create`` (the demo's nine columns); everything else
+The board is made by ``boards.setup.board_create`` (the demo's nine columns); everything else
 is written with bulk SQL, bypassing the services, so 100,000 items and about a million
 transitions take seconds rather than hours: COPY on PostgreSQL, ``executemany`` on SQLite, all in
 one transaction. An existing board with the same slug is deleted first. On PostgreSQL as a
@@ -148,6 +148,7 @@ TRANSITION_COLUMNS = (
     "source",
     "idempotency_key",
     "actor_id",
+    "request_fingerprint",
 )
 BLOCK_COLUMNS = (
     "item_id",
@@ -513,12 +514,11 @@ def _delete_board(slug: str) -> bool:
         f"DELETE FROM readiness_acceptancecriterion WHERE item_id IN ({items})",
         "DELETE FROM readiness_criteriontemplate WHERE board_id = %s",
     ]
-    with connection.cursor() as cursor:
+    # History refuses DELETE below the ORM too; this script removes a whole board.
+    with connection.cursor() as cursor, history.maintenance():
         for sql in statements:
             cursor.execute(sql, [board.pk])
-        # The log refuses DELETE below the ORM too; this script removes a whole board.
-        with history.maintenance():
-            cursor.execute("DELETE FROM boards_transition WHERE board_id = %s", [board.pk])
+        cursor.execute("DELETE FROM boards_transition WHERE board_id = %s", [board.pk])
         cursor.execute("DELETE FROM boards_workitem WHERE board_id = %s", [board.pk])
     # What is left is small: the ORM removes it with every on_delete rule, including tables
     # added after this script was written.
@@ -529,7 +529,7 @@ def _delete_board(slug: str) -> bool:
 
 def _create_board(slug: str, items: int, days: int):
     from boards.models import Column
-    from boards.services import ColumnSpec, board_create
+    from boards.setup import ColumnSpec, board_create
     from readiness.models import CriterionTemplate
 
     stage, activity = Column.Stage, Column.Activity
@@ -757,6 +757,7 @@ class _Rows:
                     source,
                     None,
                     None,
+                    "",
                 )
             )
             if previous is not None and position < previous:

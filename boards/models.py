@@ -185,24 +185,39 @@ class WorkItem(models.Model):
     def __str__(self) -> str:
         return f"{self.key} {self.title}"
 
-    @property
-    def is_discarded(self) -> bool:
-        return self.discarded_at is not None
 
-
-class TransitionQuerySet(models.QuerySet):
-    """The event log is append-only: bulk updates and deletes are refused."""
+class AppendOnlyQuerySet(models.QuerySet):
+    """History is append-only: bulk updates and deletes are refused."""
 
     def update(self, **kwargs):
-        raise TypeError("Transition rows are append-only; they cannot be updated.")
+        raise TypeError(f"{self.model.__name__} rows are append-only; they cannot be updated.")
 
     def delete(self):
-        raise TypeError("Transition rows are append-only; they cannot be deleted.")
+        raise TypeError(f"{self.model.__name__} rows are append-only; they cannot be deleted.")
 
     _raw_delete = delete
 
 
-class Transition(models.Model):
+class AppendOnly(models.Model):
+    """A history row: inserted once, never changed or deleted, through any manager (the base
+    manager too). The database refuses it below the ORM as well (``boards.history``)."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        base_manager_name = "objects"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError(f"{type(self).__name__} rows are append-only; they cannot be updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError(f"{type(self).__name__} rows are append-only; they cannot be deleted.")
+
+
+class Transition(AppendOnly):
     """One move of one item: the only source of truth for flow metrics.
 
     ``from_column`` is empty for the creation of an item, which counts as a move into its first
@@ -239,12 +254,11 @@ class Transition(models.Model):
     )
     source = models.CharField(max_length=8, choices=Source.choices)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    # What the keyed request asked for (``boards.services.move_fingerprint``): the same key
+    # with another request is refused instead of replayed.
+    request_fingerprint = models.CharField(max_length=64, blank=True, default="")
 
-    objects = TransitionQuerySet.as_manager()
-
-    class Meta:
-        # Related lookups and Django's internals use the base manager: it is append-only too.
-        base_manager_name = "objects"
+    class Meta(AppendOnly.Meta):
         ordering = ["at", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -261,14 +275,6 @@ class Transition(models.Model):
     def __str__(self) -> str:
         origin = self.from_column_id or "created"
         return f"{self.item_id}: {origin} -> {self.to_column_id} at {self.at:%Y-%m-%d %H:%M}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise TypeError("Transition rows are append-only; they cannot be updated.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise TypeError("Transition rows are append-only; they cannot be deleted.")
 
 
 class Block(models.Model):
@@ -317,10 +323,6 @@ class Block(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_id} blocked ({self.get_reason_display()})"
-
-    @property
-    def is_open(self) -> bool:
-        return self.ended_at is None
 
 
 class BoardMembership(models.Model):

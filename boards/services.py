@@ -1,11 +1,38 @@
-"""Every write to a board goes through these functions: the web board, the API, the admin,
-webhooks and importers all call them, so each rule lives in one place.
+"""Every write to a work item goes through these functions: the web board, the API, the admin,
+webhooks and importers all call them, so each rule lives in one place. (A board's set-up, its
+columns and points, is written by ``boards.setup``; criteria by ``readiness.services``; history
+that already happened by ``boards.importing``.)
 
-Refusals are typed errors from ``flowboard.errors``. Follow-up work (metrics refresh, later
+Refusals are typed errors from ``flowboard.errors``. Follow-up work (the metrics refresh, later
 outbound webhooks) is enqueued with ``transaction.on_commit``, never inside the transaction.
+
+The lock order
+--------------
+On PostgreSQL every service takes the row locks it needs in this order, and no service ever
+asks for a lock earlier in the order than one it holds, so no two services can wait for each
+other in a cycle:
+
+1. the board (numbering a new item's key; an import; a change of the board's set-up);
+2. columns, in position order (a WIP count, the ranks inside a column);
+3. work items, in id order (the item's state: its column, version, discard; and the gate on
+   its criteria: a criterion changes only under its item's lock);
+4. the item's acceptance criteria;
+5. the item's blocks.
+
+Each lock is ``FOR NO KEY UPDATE`` (``boards.locking``): it guards a count or a state, so it
+does not conflict with the ``FOR KEY SHARE`` lock an insert takes on the rows its foreign keys
+point to. Should PostgreSQL still abort a transaction as a deadlock or a serialization failure,
+the service runs it again (``locking.retrying``), a bounded number of times. On SQLite, write
+transactions begin ``IMMEDIATE`` and so run one at a time.
+
+Times follow the one rule of ``boards.timing``: a time given by the caller must be aware, not in
+the future, and not before the item's last change of the same thing; with no time given, the
+change is dated after the locks are held.
 """
 
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,12 +41,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, Max, Value, When
 from django.utils import timezone
 
-from boards import ranking
-from boards.flow import counted_path, entry_times
+from boards import locking, ranking
+from boards.flow import started_delivered
 from boards.models import Block, Board, Column, Transition, WorkItem
-from boards.timing import FUTURE_TOLERANCE
+from boards.timing import change_time, check_aware
+from flowboard import validation
 from flowboard.errors import (
     GateBlocked,
+    IdempotencyConflict,
     InvalidInput,
     InvalidMove,
     InvalidTransition,
@@ -27,20 +56,22 @@ from flowboard.errors import (
     StaleVersion,
     WipLimitExceeded,
 )
-from metrics.services import mark_item_dirty
+from metrics.services import mark_item_dirty  # the refresh queue, written with each change
 from readiness import gates
-from readiness.services import criteria_instantiate
+from readiness.models import GateRefusal
+from readiness.services import criteria_for_kind, criteria_instantiate
 
-Source = Transition.Source
-
-
-@dataclass(frozen=True)
-class ColumnSpec:
-    name: str
-    stage: str = Column.Stage.DEVELOPMENT
-    activity: str = Column.Activity.ACTIVE
-    wip_limit: int | None = None
-    wip_policy: str = Column.WipPolicy.SOFT
+# The fields of an item that ``work_item_update`` changes; the column only moves.
+EDITABLE = (
+    "title",
+    "description",
+    "kind",
+    "class_of_service",
+    "due_date",
+    "external_source",
+    "external_key",
+    "external_url",
+)
 
 
 @dataclass(frozen=True)
@@ -52,74 +83,105 @@ class MoveResult:
     replayed: bool = False
 
 
-def board_create(
-    *,
-    name: str,
-    slug: str,
-    key_prefix: str,
-    columns: Sequence[ColumnSpec],
-    commitment: str,
-    delivery: str,
-    time_zone: str | None = None,
-) -> Board:
-    """Create a board with its columns, in order, and its commitment and delivery points."""
-    names = [spec.name for spec in columns]
-    if len({n.lower() for n in names}) != len(names):
-        raise InvalidInput("Column names must be unique on a board.", columns=names)
-    for label, point in (("commitment", commitment), ("delivery", delivery)):
-        if point not in names:
-            raise InvalidInput(f"The {label} column {point!r} is not one of the columns {names}.")
-    if names.index(commitment) >= names.index(delivery):
-        raise InvalidInput("The delivery column must come after the commitment column.")
-    with transaction.atomic():
-        board = Board(name=name, slug=slug, key_prefix=key_prefix)
-        if time_zone:
-            board.time_zone = time_zone
-        board.full_clean(exclude=["commitment_column", "delivery_column"])
-        board.save()
-        created = Column.objects.bulk_create(
-            Column(
-                board=board,
-                name=spec.name,
-                position=position,
-                stage=spec.stage,
-                activity=spec.activity,
-                wip_limit=spec.wip_limit,
-                wip_policy=spec.wip_policy,
+# --- shared checks ---------------------------------------------------------------------------
+
+
+def _item_fields(fields: dict) -> dict:
+    """The editable fields given, validated and normalised (lengths, choices, link)."""
+    clean = {}
+    for name, value in fields.items():
+        if name == "title":
+            value = validation.text(value, WorkItem, "title", "The title", required=True)
+        elif name == "description":
+            value = validation.text(value, WorkItem, "description", "The description")
+        elif name == "kind":
+            value = validation.choice(value, WorkItem.Kind, "kind", "kind")
+        elif name == "class_of_service":
+            value = validation.choice(
+                value, WorkItem.ClassOfService, "class_of_service", "class of service"
             )
-            for position, spec in enumerate(columns)
+        elif name == "due_date":
+            if value is not None and (
+                not isinstance(value, dt.date) or isinstance(value, dt.datetime)
+            ):
+                raise InvalidInput("The due date must be a date.", field="due_date")
+        elif name in ("external_source", "external_key"):
+            label = "The external source" if name == "external_source" else "The external key"
+            value = validation.text(value, WorkItem, name, label)
+        elif name == "external_url":
+            value = validation.url(value, WorkItem, "external_url", "The external link")
+        else:
+            raise InvalidInput(f"{name!r} is not a field that can be edited.", field=name)
+        clean[name] = value
+    return clean
+
+
+def _last_move_at(item: WorkItem) -> dt.datetime | None:
+    return (
+        Transition.objects.filter(item=item)
+        .order_by("-at", "-id")
+        .values_list("at", flat=True)
+        .first()
+    )
+
+
+def _check_wip(column: Column, exclude_item_id: int | None = None) -> bool:
+    """Refuse a move over a hard WIP limit; return True when a soft limit is now exceeded.
+
+    Call while holding the lock on ``column``: the count must not change under us.
+    """
+    if column.wip_limit is None:
+        return False
+    count = (
+        WorkItem.objects.filter(column=column, discarded_at__isnull=True)
+        .exclude(pk=exclude_item_id)
+        .count()
+    )
+    if count < column.wip_limit:
+        return False
+    if column.wip_policy == Column.WipPolicy.HARD:
+        raise WipLimitExceeded(
+            f"{column.name} is at its WIP limit of {column.wip_limit} "
+            f"({count} item{'s' if count != 1 else ''} in it).",
+            column=column.name,
+            column_id=column.pk,
+            limit=column.wip_limit,
+            count=count,
         )
-        by_name = {column.name: column for column in created}
-        if not all(column.pk for column in created):  # backends without RETURNING
-            by_name = {c.name: c for c in board.columns.all()}
-        board.commitment_column = by_name[commitment]
-        board.delivery_column = by_name[delivery]
-        board.save(update_fields=["commitment_column", "delivery_column"])
-    return board
+    return True
 
 
-def _check_time(at: dt.datetime | None) -> dt.datetime:
-    """The time of a change: now by default. A client clock a little ahead is taken as now (a
-    change is never dated in the future, where the daily series don't reach yet)."""
-    now = timezone.now()
-    if at is None:
-        return now
-    if timezone.is_naive(at):
-        raise InvalidInput("Times must carry a time zone.", at=at.isoformat())
-    if at > now + FUTURE_TOLERANCE:
-        raise InvalidInput("A change cannot be dated in the future.", at=at.isoformat())
-    return min(at, now)
+def _flow_times(board: Board, columns: Sequence[Column], moves) -> tuple:
+    """started_at and delivered_at from the item's moves (column id, time), per the spec."""
+    positions = {c.pk: c.position for c in columns}
+    return started_delivered(
+        ((positions[column_id], at) for column_id, at in moves),
+        positions[board.commitment_column_id],
+        positions[board.delivery_column_id],
+    )
 
 
-def _check_after_history(item: WorkItem, at: dt.datetime, what: str) -> None:
-    """Refuse a change dated before the item's last move: history is appended, not rewritten."""
-    last = Transition.objects.filter(item=item).order_by("-at", "-id").values_list("at", flat=True)
-    last = last.first()
-    if last is not None and at < last:
-        raise InvalidInput(
-            f"{what} of {item.key} at {at.isoformat()} would come before its last move "
-            f"at {last.isoformat()}.",
+def _copy_state(source: WorkItem, target: WorkItem) -> None:
+    """Give the caller's instance the state the service just wrote."""
+    if source is target:
+        return
+    for field in ("column", "rank", "started_at", "delivered_at", "discarded_at", "version"):
+        setattr(target, field, getattr(source, field))
+    for field in EDITABLE:
+        setattr(target, field, getattr(source, field))
+
+
+def _check_version(locked: WorkItem, expected_version: int | None) -> None:
+    if expected_version is not None and locked.version != expected_version:
+        raise StaleVersion(
+            f"{locked.key} was changed by someone else since you loaded it (version "
+            f"{expected_version}, now {locked.version}). Reload it and try again.",
+            expected_version=expected_version,
+            current_version=locked.version,
         )
+
+
+# --- ranks -----------------------------------------------------------------------------------
 
 
 def _bottom_rank(column: Column) -> str:
@@ -188,43 +250,10 @@ def _column_window(column: Column, low: str | None, high: str | None, moving_id:
     return window
 
 
-def _check_wip(column: Column, exclude_item_id: int | None = None) -> bool:
-    """Refuse a move over a hard WIP limit; return True when a soft limit is now exceeded.
-
-    Call while holding the lock on ``column``: the count must not change under us.
-    """
-    if column.wip_limit is None:
-        return False
-    count = (
-        WorkItem.objects.filter(column=column, discarded_at__isnull=True)
-        .exclude(pk=exclude_item_id)
-        .count()
-    )
-    if count < column.wip_limit:
-        return False
-    if column.wip_policy == Column.WipPolicy.HARD:
-        raise WipLimitExceeded(
-            f"{column.name} is at its WIP limit of {column.wip_limit} "
-            f"({count} item{'s' if count != 1 else ''} in it).",
-            column=column.name,
-            column_id=column.pk,
-            limit=column.wip_limit,
-            count=count,
-        )
-    return True
+# --- creating and editing --------------------------------------------------------------------
 
 
-def _flow_times(
-    board: Board, positions: dict[int, int], moves: Sequence[tuple[int, dt.datetime]]
-) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """started_at and delivered_at from the item's moves (column id, time), per the spec."""
-    path = counted_path((positions[column_id], at) for column_id, at in moves)
-    commitment = positions[board.commitment_column_id]
-    delivery = positions[board.delivery_column_id]
-    entries = entry_times(path, (commitment, delivery))
-    return entries[commitment], entries[delivery]
-
-
+@locking.retrying
 def work_item_create(
     board: Board,
     *,
@@ -247,21 +276,26 @@ def work_item_create(
 
     Writes the item, its creation ``Transition`` and its acceptance criteria (copied from the
     board's templates that apply to its kind) in one transaction. With ``enforce`` (everything but
-    imports of past history), a hard WIP limit and the gates up to the column are checked.
-    Locks the board row (to number the key) and the column.
+    history that already happened), a hard WIP limit and the gates up to the column are checked.
+    Locks (in the order of this module): the board, to number the key; then the column.
     """
-    if not title or not title.strip():
-        raise InvalidInput("A work item needs a title.")
-    if kind not in WorkItem.Kind.values:
-        raise InvalidInput(f"Unknown kind {kind!r}.", allowed=WorkItem.Kind.values)
-    if class_of_service not in WorkItem.ClassOfService.values:
-        raise InvalidInput(
-            f"Unknown class of service {class_of_service!r}.",
-            allowed=WorkItem.ClassOfService.values,
-        )
-    at = _check_time(created_at)
+    fields = _item_fields(
+        {
+            "title": title,
+            "description": description,
+            "kind": kind,
+            "class_of_service": class_of_service,
+            "due_date": due_date,
+            "external_source": external_source,
+            "external_key": external_key,
+            "external_url": external_url,
+        }
+    )
+    if key is not None:
+        key = validation.text(key, WorkItem, "key", "The key", required=True)
+    check_aware(created_at, "The creation")
     with transaction.atomic():
-        board = Board.objects.select_for_update().get(pk=board.pk)
+        board = locking.board(board.pk)
         columns = list(board.columns.order_by("position"))
         if not columns:
             raise InvalidInput(f"Board {board.slug} has no columns.")
@@ -269,7 +303,8 @@ def work_item_create(
             column = columns[0]
         elif column.board_id != board.pk:
             raise InvalidMove(f"{column.name} is not a column of {board.name}.")
-        column = Column.objects.select_for_update().get(pk=column.pk)
+        column = locking.column(column.pk)
+        at = change_time(created_at, now=timezone.now(), what="The creation")
         if enforce:
             _check_wip(column)
         if key is None:
@@ -279,21 +314,13 @@ def work_item_create(
         item = WorkItem(
             board=board,
             key=key,
-            title=title.strip(),
-            description=description,
-            kind=kind,
-            class_of_service=class_of_service,
-            due_date=due_date,
             column=column,
             rank=_bottom_rank(column),
-            external_source=external_source,
-            external_key=external_key,
-            external_url=external_url,
             created_at=at,
             created_by=actor,
+            **fields,
         )
-        positions = {c.pk: c.position for c in columns}
-        item.started_at, item.delivered_at = _flow_times(board, positions, [(column.pk, at)])
+        item.started_at, item.delivered_at = _flow_times(board, columns, [(column.pk, at)])
         try:
             with transaction.atomic():
                 item.save()
@@ -337,6 +364,66 @@ def _next_key(board: Board) -> str:
     return key
 
 
+@locking.retrying
+def work_item_update(
+    item: WorkItem,
+    *,
+    actor: AbstractBaseUser | None,
+    expected_version: int | None = None,
+    **changes,
+) -> WorkItem:
+    """Change an item's fields (``EDITABLE``; never its column, which only moves).
+
+    Refuses a stale ``expected_version``. A new kind gets the board's criteria for that kind,
+    and the pending criteria that came from templates of the old kind only are retired (waived,
+    with the reason saying so): criteria are never deleted. Bumps the version. Locks the item,
+    then its criteria.
+    """
+    changes = _item_fields(changes)
+    with transaction.atomic():
+        locked = locking.item(item.pk)
+        _check_version(locked, expected_version)
+        if locked.discarded_at is not None:
+            raise ItemDiscarded(f"{locked.key} was discarded and cannot change.", key=locked.key)
+        changed = [name for name, value in changes.items() if getattr(locked, name) != value]
+        if not changed:
+            _copy_state(locked, item)
+            return item
+        old_kind = locked.kind
+        for name in changed:
+            setattr(locked, name, changes[name])
+        if "kind" in changed:
+            criteria_for_kind(locked, old_kind, actor=actor, now=timezone.now())
+        locked.version += 1
+        try:
+            with transaction.atomic():
+                locked.save(update_fields=[*changed, "version", "updated_at"])
+        except IntegrityError:
+            raise InvalidInput(
+                f"{locked.external_source} item {locked.external_key} is already on the board.",
+                external_key=locked.external_key,
+            ) from None
+        mark_item_dirty(locked)
+    _copy_state(locked, item)
+    return item
+
+
+# --- moving ----------------------------------------------------------------------------------
+
+
+def move_fingerprint(
+    to_column_id: int,
+    at: dt.datetime | None,
+    before_id: int | None = None,
+    after_id: int | None = None,
+) -> str:
+    """What a move asked for, as stored with its idempotency key: the target column, the time
+    given (None: "now"), and the neighbours for its rank."""
+    request = [to_column_id, at.astimezone(dt.UTC).isoformat() if at else None, before_id, after_id]
+    return hashlib.sha256(json.dumps(request).encode()).hexdigest()
+
+
+@locking.retrying
 def work_item_move(
     item: WorkItem,
     to_column: Column,
@@ -352,27 +439,36 @@ def work_item_move(
 ) -> MoveResult:
     """Move ``item`` into ``to_column``, the one way an item changes column.
 
-    In one transaction it locks the target column, then the item (``SELECT ... FOR UPDATE``), and
-    with ``enforce`` refuses a move:
+    Locks the target column, then the item, and with ``enforce`` refuses a move:
     - over a hard WIP limit (``WipLimitExceeded``, naming the column, its limit and its count);
     - forward into or past a gate column while a required criterion guarding it is pending
       (``GateBlocked``, listing the criteria and their tracks). The refusal itself is recorded as a
-      ``GateRefusal`` and committed, for the gate-wait metric.
+      ``GateRefusal`` and committed, for the gate-wait metric. The item's lock keeps its
+      criteria still meanwhile: a criterion changes only under that lock.
     It then writes the ``Transition`` and updates the item's column, rank, version and its
     started/delivered times from the counted path (a backward move before delivery reopens it).
 
-    A move into the item's own column is a no-op that writes nothing. A repeated
-    ``idempotency_key`` returns the original move (``replayed=True``). ``enforce=False`` is for
-    importing history that already happened. A caller that wraps this in its own transaction
-    decides whether a recorded gate refusal survives the error.
+    A move into the item's own column is a no-op that writes nothing. An ``idempotency_key``
+    is stored with a fingerprint of the request (``move_fingerprint``): the same key with the
+    same request returns the first move (``replayed=True``) and writes nothing; with another
+    request, or for another item, it is refused (``IdempotencyConflict``). ``enforce=False`` is
+    for history that already happened. A caller that wraps this in its own transaction decides
+    whether a recorded gate refusal survives the error.
     """
     if to_column.board_id != item.board_id:
         raise InvalidMove(f"{to_column.name} is a column of another board.", column_id=to_column.pk)
     if idempotency_key is not None:
-        replay = _replay(item, idempotency_key)
+        idempotency_key = validation.text(
+            idempotency_key, Transition, "idempotency_key", "The idempotency key", required=True
+        )
+    check_aware(at, f"A move of {item.key}")
+    fingerprint = move_fingerprint(
+        to_column.pk, at, before.pk if before else None, after.pk if after else None
+    )
+    if idempotency_key is not None:
+        replay = _replay(item, idempotency_key, fingerprint, to_column)
         if replay is not None:
             return replay
-    at = _check_time(at)
     try:
         result, refusal = _move_locked(
             item,
@@ -381,14 +477,15 @@ def work_item_move(
             source,
             at,
             idempotency_key,
+            fingerprint,
             expected_version,
             before,
             after,
             enforce,
         )
     except IntegrityError:
-        # Two requests with the same idempotency key raced; the other one won.
-        replay = _replay(item, idempotency_key) if idempotency_key else None
+        # The same key was being used by another move at the same moment; it won.
+        replay = _replay(item, idempotency_key, fingerprint, to_column) if idempotency_key else None
         if replay is None:
             raise
         return replay
@@ -397,17 +494,29 @@ def work_item_move(
     return result
 
 
-def _replay(item: WorkItem, idempotency_key: str) -> MoveResult | None:
-    if not idempotency_key.strip():
-        raise InvalidInput("An idempotency key cannot be blank.")
-    earlier = Transition.objects.filter(
-        board_id=item.board_id, idempotency_key=idempotency_key
-    ).first()
+def _replay(
+    item: WorkItem, idempotency_key: str, fingerprint: str, to_column: Column
+) -> MoveResult | None:
+    """The move already made under ``idempotency_key``, if the request is the same; None when
+    the key is new; ``IdempotencyConflict`` when it served another request."""
+    earlier = (
+        Transition.objects.filter(board_id=item.board_id, idempotency_key=idempotency_key)
+        .select_related("item", "to_column")
+        .first()
+    )
     if earlier is None:
         return None
     if earlier.item_id != item.pk:
-        raise InvalidInput(
-            f"Idempotency key {idempotency_key!r} was already used for another item.",
+        raise IdempotencyConflict(
+            f"The idempotency key {idempotency_key!r} was already used to move "
+            f"{earlier.item.key}; use a new key for a new move.",
+            idempotency_key=idempotency_key,
+        )
+    if earlier.request_fingerprint and earlier.request_fingerprint != fingerprint:
+        raise IdempotencyConflict(
+            f"The idempotency key {idempotency_key!r} was already used to move {item.key} to "
+            f"{earlier.to_column.name} at {earlier.at.isoformat()}; this request is different "
+            f"(to {to_column.name}). Use a new key for a new move.",
             idempotency_key=idempotency_key,
         )
     item.refresh_from_db()
@@ -415,41 +524,48 @@ def _replay(item: WorkItem, idempotency_key: str) -> MoveResult | None:
 
 
 def _move_locked(
-    item, to_column, actor, source, at, idempotency_key, expected_version, before, after, enforce
+    item,
+    to_column,
+    actor,
+    source,
+    at,
+    idempotency_key,
+    fingerprint,
+    expected_version,
+    before,
+    after,
+    enforce,
 ):
     with transaction.atomic():
-        column = Column.objects.select_for_update().get(pk=to_column.pk)
-        locked = (
-            WorkItem.objects.select_for_update(of=("self",))
-            .select_related("board", "column")
-            .get(pk=item.pk)
-        )
-        if expected_version is not None and locked.version != expected_version:
-            raise StaleVersion(
-                f"{locked.key} changed since you loaded it (version {expected_version}, "
-                f"now {locked.version}). Reload and try again.",
-                expected_version=expected_version,
-                current_version=locked.version,
-            )
+        column = locking.column(to_column.pk)
+        locked = locking.item(item.pk)
+        if idempotency_key is not None:
+            # Under the item's lock: an identical request that was waiting for it finds the
+            # first one's move here and replays it.
+            replay = _replay(locked, idempotency_key, fingerprint, column)
+            if replay is not None:
+                _copy_state(locked, item)
+                return MoveResult(item=item, transition=replay.transition, replayed=True), None
+        _check_version(locked, expected_version)
         if locked.discarded_at is not None:
             raise ItemDiscarded(f"{locked.key} was discarded and cannot move.", key=locked.key)
-        if locked.column_id == column.pk:
-            _copy_state(locked, item)
-            return MoveResult(item=item, transition=None), None
-
         history = list(
             Transition.objects.filter(item=locked)
             .order_by("at", "id")
             .values_list("to_column_id", "at")
         )
-        if history and at < history[-1][1]:
-            raise InvalidMove(
-                f"A move of {locked.key} at {at.isoformat()} would come before its last move "
-                f"at {history[-1][1].isoformat()}.",
-            )
+        last = history[-1][1] if history else locked.created_at
+        at = change_time(
+            at,
+            now=timezone.now(),
+            what=f"A move of {locked.key}",
+            after=[(last, "its last move")],
+        )
+        if locked.column_id == column.pk:
+            _copy_state(locked, item)
+            return MoveResult(item=item, transition=None), None
         board = locked.board
         columns = list(board.columns.order_by("position"))
-        positions = {c.pk: c.position for c in columns}
         from_position = locked.column.position
 
         soft_exceeded = False
@@ -470,9 +586,10 @@ def _move_locked(
             actor=actor,
             source=source,
             idempotency_key=idempotency_key,
+            request_fingerprint=fingerprint if idempotency_key else "",
         )
         locked.started_at, locked.delivered_at = _flow_times(
-            board, positions, [*history, (column.pk, at)]
+            board, columns, [*history, (column.pk, at)]
         )
         locked.column = column
         locked.rank = rank
@@ -487,8 +604,6 @@ def _move_locked(
 
 def _refuse_at_gates(item, column, unmet, columns, actor, source, at) -> GateBlocked:
     """Record one GateRefusal per gate the move was stopped at, and build the error."""
-    from readiness.models import GateRefusal
-
     by_gate: dict[int, list] = {}
     for criterion in unmet:
         by_gate.setdefault(criterion.gate_column_id, []).append(gates.describe(criterion))
@@ -517,24 +632,26 @@ def _refuse_at_gates(item, column, unmet, columns, actor, source, at) -> GateBlo
     )
 
 
-def _copy_state(source: WorkItem, target: WorkItem) -> None:
-    """Give the caller's instance the state the service just wrote."""
-    if source is target:
-        return
-    for field in ("column", "rank", "started_at", "delivered_at", "discarded_at", "version"):
-        setattr(target, field, getattr(source, field))
-
-
+@locking.retrying
 def work_item_reorder(
-    item: WorkItem, *, before: WorkItem | None = None, after: WorkItem | None = None
+    item: WorkItem,
+    *,
+    before: WorkItem | None = None,
+    after: WorkItem | None = None,
+    expected_version: int | None = None,
 ) -> WorkItem:
-    """Change an item's place inside its column. Writes one row; no Transition (no move)."""
+    """Change an item's place inside its column. Writes its rank (and, rarely, a few
+    neighbours' ranks); no Transition (no move). Locks the item's column, then the item."""
     with transaction.atomic():
         current = WorkItem.objects.values_list("column_id", flat=True).get(pk=item.pk)
-        column = Column.objects.select_for_update().get(pk=current)
-        locked = WorkItem.objects.select_for_update().get(pk=item.pk)
+        column = locking.column(current)
+        locked = locking.item(item.pk)
         if locked.column_id != column.pk:
-            raise StaleVersion(f"{locked.key} moved meanwhile. Reload and try again.")
+            raise StaleVersion(
+                f"{locked.key} was moved by someone else meanwhile. Reload and try again.",
+                current_version=locked.version,
+            )
+        _check_version(locked, expected_version)
         locked.rank = _place(column, before, after, locked.pk)
         locked.version += 1
         locked.save(update_fields=["rank", "version", "updated_at"])
@@ -542,26 +659,42 @@ def work_item_reorder(
     return item
 
 
+# --- closing ---------------------------------------------------------------------------------
+
+
+@locking.retrying
 def work_item_discard(
-    item: WorkItem, *, actor: AbstractBaseUser | None, reason: str, at: dt.datetime | None = None
+    item: WorkItem,
+    *,
+    actor: AbstractBaseUser | None,
+    reason: str,
+    at: dt.datetime | None = None,
+    expected_version: int | None = None,
 ) -> WorkItem:
     """Close an item without delivering it. It leaves WIP on that date and is excluded from cycle
-    time, throughput and forecasts (docs/metrics.md "Discarded"). An open block is ended."""
-    if not reason or not reason.strip():
-        raise InvalidInput("Discarding an item needs a reason.")
-    at = _check_time(at)
+    time, throughput and forecasts (docs/metrics.md "Discard"). An open block is ended. Locks
+    the item, then its open block."""
+    reason = validation.text(reason, WorkItem, "discard_reason", "The reason", required=True)
+    check_aware(at, f"The discard of {item.key}")
     with transaction.atomic():
-        locked = WorkItem.objects.select_for_update().get(pk=item.pk)
+        locked = locking.item(item.pk)
+        _check_version(locked, expected_version)
         if locked.discarded_at is not None:
             raise ItemDiscarded(f"{locked.key} is already discarded.", key=locked.key)
         if locked.delivered_at is not None:
             raise InvalidTransition(f"{locked.key} was delivered; it cannot be discarded.")
-        _check_after_history(locked, at, "A discard")
-        open_block = locked.blocks.filter(ended_at__isnull=True).first()
+        at = change_time(
+            at,
+            now=timezone.now(),
+            what=f"The discard of {locked.key}",
+            after=[(_last_move_at(locked) or locked.created_at, "its last move")],
+        )
+        open_block = locked.blocks.select_for_update(no_key=True).filter(ended_at__isnull=True)
+        open_block = open_block.first()
         if open_block is not None:
             _end_block(open_block, actor, max(at, open_block.started_at))
         locked.discarded_at = at
-        locked.discard_reason = reason.strip()
+        locked.discard_reason = reason
         locked.version += 1
         locked.save(update_fields=["discarded_at", "discard_reason", "version", "updated_at"])
         mark_item_dirty(locked)
@@ -569,6 +702,10 @@ def work_item_discard(
     return item
 
 
+# --- blocks ----------------------------------------------------------------------------------
+
+
+@locking.retrying
 def block_start(
     item: WorkItem,
     *,
@@ -578,18 +715,18 @@ def block_start(
     criterion=None,
     at: dt.datetime | None = None,
 ) -> Block:
-    """Flag an item as blocked. An item has at most one open block; the reason is kept forever."""
-    if reason not in Block.Reason.values:
-        raise InvalidInput(f"Unknown block reason {reason!r}.", allowed=Block.Reason.values)
-    at = _check_time(at)
+    """Flag an item as blocked. An item has at most one open block; the reason is kept forever.
+    ``criterion``: the readiness criterion the block holds up (gives it a track). Locks the
+    item only: the criterion is read, and changes only under the item's lock."""
+    validation.choice(reason, Block.Reason, "reason", "block reason")
+    note = validation.text(note, Block, "note", "The note")
+    check_aware(at, f"A block of {item.key}")
     with transaction.atomic():
-        locked = WorkItem.objects.select_for_update().get(pk=item.pk)
+        locked = locking.item(item.pk)
         if locked.discarded_at is not None:
             raise ItemDiscarded(f"{locked.key} was discarded.", key=locked.key)
         if criterion is not None and criterion.item_id != locked.pk:
-            raise InvalidInput("The criterion belongs to another item.")
-        if at < locked.created_at:
-            raise InvalidInput(f"A block of {locked.key} cannot start before it was created.")
+            raise InvalidInput("The criterion belongs to another item.", field="criterion")
         current = locked.blocks.filter(ended_at__isnull=True).first()
         if current is not None:
             raise InvalidTransition(
@@ -597,6 +734,13 @@ def block_start(
                 f"({current.get_reason_display()}).",
                 block_id=current.pk,
             )
+        last_end = locked.blocks.aggregate(last=Max("ended_at"))["last"]
+        at = change_time(
+            at,
+            now=timezone.now(),
+            what=f"A block of {locked.key}",
+            after=[(locked.created_at, "its creation"), (last_end, "the end of its last block")],
+        )
         block = Block.objects.create(
             item=locked,
             reason=reason,
@@ -612,18 +756,24 @@ def block_start(
     return block
 
 
+@locking.retrying
 def block_end(
     item: WorkItem, *, actor: AbstractBaseUser | None, at: dt.datetime | None = None
 ) -> Block:
-    """End the item's open block. The block keeps its reason, start and end."""
-    at = _check_time(at)
+    """End the item's open block. The block keeps its reason, start and end. Locks the item,
+    then the block."""
+    check_aware(at, f"The end of a block of {item.key}")
     with transaction.atomic():
-        locked = WorkItem.objects.select_for_update().get(pk=item.pk)
-        block = locked.blocks.select_for_update().filter(ended_at__isnull=True).first()
+        locked = locking.item(item.pk)
+        block = locked.blocks.select_for_update(no_key=True).filter(ended_at__isnull=True).first()
         if block is None:
             raise InvalidTransition(f"{locked.key} is not blocked.")
-        if at < block.started_at:
-            raise InvalidInput("A block cannot end before it started.")
+        at = change_time(
+            at,
+            now=timezone.now(),
+            what=f"The end of the block of {locked.key}",
+            after=[(block.started_at, "its start")],
+        )
         _end_block(block, actor, at)
         locked.version += 1
         locked.save(update_fields=["version", "updated_at"])

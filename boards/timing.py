@@ -1,6 +1,59 @@
-"""The one time rule for every dated change (moves, blocks, criteria, discards, imports)."""
+"""The one time rule for every dated change: moves, blocks, criteria, discards and imports.
+
+A change is dated by its caller (history from another tool, a client that queued it) or, when
+no time is given, by the service after it holds its locks (so a change that waited for another
+one is never dated before it). A given time must:
+
+- carry a time zone (an aware datetime);
+- not lie in the future beyond ``FUTURE_TOLERANCE`` (a client clock a little ahead is taken as
+  now: a change is never dated in the future, where the daily series don't reach yet);
+- not come before the item existed, nor before the last change of the same thing (the item's
+  last move, the criterion's last change, the block's start): history is appended, never
+  rewritten.
+"""
 
 import datetime as dt
+from collections.abc import Iterable
 
-# A client clock may run a little ahead of ours; further ahead is a mistake.
+from flowboard.errors import InvalidInput
+
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+
+# (earliest allowed time or None, what it is: "its last move at ...")
+Bound = tuple[dt.datetime | None, str]
+
+
+def check_aware(at: dt.datetime | None, what: str) -> None:
+    """Refuse a naive time before any lock is taken (the cheap half of the rule)."""
+    if at is not None and (at.tzinfo is None or at.utcoffset() is None):
+        raise InvalidInput(
+            f"{what}: the time {at.isoformat()} has no time zone; give an offset (e.g. "
+            "2025-03-01T09:00:00+00:00).",
+            field="at",
+        )
+
+
+def change_time(
+    at: dt.datetime | None, *, now: dt.datetime, what: str, after: Iterable[Bound] = ()
+) -> dt.datetime:
+    """The time of a change: ``at`` checked by the rule, or ``now`` when none is given.
+
+    ``now`` must be read after the service's locks. ``after`` lists the times the change may
+    not precede, each with a description for the error ("its last move")."""
+    if at is None:
+        return now
+    check_aware(at, what)
+    if at > now + FUTURE_TOLERANCE:
+        raise InvalidInput(
+            f"{what} cannot be dated in the future ({at.isoformat()}; it is now "
+            f"{now.isoformat()}).",
+            field="at",
+        )
+    at = min(at, now)
+    for bound, label in after:
+        if bound is not None and at < bound:
+            raise InvalidInput(
+                f"{what} at {at.isoformat()} would come before {label} at {bound.isoformat()}.",
+                field="at",
+            )
+    return at

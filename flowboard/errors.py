@@ -59,3 +59,18 @@ class InvalidInput(FlowboardError):
     """A value that fails validation: a missing reason, a malformed link, a duplicate key."""
 
     code = "invalid_input"
+
+
+class IdempotencyConflict(FlowboardError):
+    """An idempotency key reused for a different request: retrying means sending the same
+    request again, so a different one under the same key is a client bug (HTTP 422)."""
+
+    code = "idempotency_conflict"
+    http_status = 422
+
+
+class ConcurrentUpdate(FlowboardError):
+    """The database kept aborting the change because of concurrent ones (after retries)."""
+
+    code = "concurrent_update"
+    http_status = 409

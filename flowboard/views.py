@@ -1,6 +1,7 @@
 """Site-wide views: the health check used by docker-compose and load balancers."""
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
@@ -17,8 +18,6 @@ def healthz(request):
     except Exception as error:  # any failure to reach the database is reported, not raised
         checks["database"] = f"error: {error.__class__.__name__}"
     if settings.REDIS_URL:
-        from django.core.cache import cache
-
         try:
             cache.set("flowboard:healthz", 1, timeout=5)
             checks["redis"] = "ok"

@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 
 from flowboard.admin import ReadOnlyAdmin
 from metrics.models import BoardDay, BoardMetrics, ItemMetrics, PendingRefresh
-from metrics.tasks import recompute_board
+from metrics.tasks import recompute_board as recompute_board_task
 
 
 @admin.register(BoardMetrics)
@@ -25,7 +25,7 @@ class BoardMetricsAdmin(ReadOnlyAdmin):
     @admin.action(description="Recompute the selected boards' metrics from their history")
     def recompute(self, request, queryset):
         for state in queryset:
-            recompute_board.delay(state.board_id)
+            recompute_board_task.delay(state.board_id)
         messages.success(request, f"Recompute queued for {queryset.count()} board(s).")
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import billiard
-from django.db import connection
+from django.db import connection, connections
 
 _inherited: list = []
 
@@ -58,8 +58,6 @@ def _run(sender, function: Callable[..., Any], args: tuple) -> None:
     """The child. The inherited connections belong to the parent's open transaction: they are
     set aside untouched (closing one would end the parent's session) and new ones are opened.
     The process ends with ``os._exit``, so nothing is finalised on them."""
-    from django.db import connections
-
     for wrapper in connections.all(initialized_only=True):
         _inherited.append(wrapper.connection)
         wrapper.connection = None

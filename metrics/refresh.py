@@ -470,8 +470,16 @@ def _extend_series(board_id: int, info: BoardInfo, state: BoardMetrics, today: d
 
 
 def _apply_delta(board_id: int, days: DayIndex, delta: SeriesAccumulator) -> None:
-    """Apply an item delta: cumulative series from the day on, daily counts on the day."""
+    """Apply an item delta: cumulative series from the day on, daily counts on the day.
+
+    Increases go first: each UPDATE shifts every later day, so applying a decrease before an
+    increase of a later day (an item reopened before its start: -1 from the start day, +1 from
+    the delivery day) would take a day that had no WIP below zero on the way, which the
+    counts' check refuses. With increases first, every intermediate count is at least the
+    final one."""
     changes = delta.changes()
+    for name in ("cfd", "column_wip", "wip"):
+        changes[name].sort(key=lambda change: change[-1] < 0)
     with connection.cursor() as cursor:
         for name, field in (("cfd", "cfd"), ("column_wip", "wip")):
             for column_id, d, value in changes[name]:

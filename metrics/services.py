@@ -25,10 +25,10 @@ def mark_item_dirty(item) -> None:
 def board_setup_changed(board) -> None:
     """The board's columns, commitment or delivery point, or zone changed: recompute its
     snapshots once the change commits (they were computed under the old set-up)."""
-    from metrics.tasks import recompute_board
+    from metrics.tasks import recompute_board as recompute_board_task  # tasks import this module
 
     board_id = board.pk
-    transaction.on_commit(lambda: recompute_board.delay(board_id), robust=True)
+    transaction.on_commit(lambda: recompute_board_task.delay(board_id), robust=True)
 
 
 def recompute_now(board, on_progress=None) -> dict:
@@ -53,7 +53,7 @@ def schedule_board_refresh(board_id: int) -> None:
     ones see the key and add nothing. The task deletes the key when it starts, so a change that
     lands while it runs schedules the next run. Run in-process (no broker), tasks are immediate.
     """
-    from metrics.tasks import refresh_board
+    from metrics.tasks import refresh_board  # metrics.tasks imports this module
 
     _debounced(refresh_board, board_id, scheduled_key(board_id), settings.METRICS_DEBOUNCE_SECONDS)
 
@@ -69,7 +69,7 @@ def summary_key(board_id: int) -> str:
 def schedule_summary_refresh(board_id: int) -> None:
     """Enqueue one summary refresh of the board, at most one per
     ``METRICS_SUMMARY_DEBOUNCE_SECONDS``. In-process, it runs at once."""
-    from metrics.tasks import refresh_board_summary
+    from metrics.tasks import refresh_board_summary  # metrics.tasks imports this module
 
     debounce = settings.METRICS_SUMMARY_DEBOUNCE_SECONDS
     _debounced(refresh_board_summary, board_id, summary_key(board_id), debounce)
@@ -77,8 +77,7 @@ def schedule_summary_refresh(board_id: int) -> None:
 
 def _debounced(task, board_id: int, key: str, debounce: int) -> None:
     """Enqueue ``task(board_id)`` in ``debounce`` seconds unless one is already waiting (the task
-    deletes ``key`` when it starts). The key expires on its own if a worker never runs it."""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        task.delay(board_id)
-    elif cache.add(key, 1, timeout=max(120, debounce * 10)):
+    deletes ``key`` when it starts). The key expires on its own if a worker never runs it. In
+    the embedded default the task runs at once, in-process, and deletes the key itself."""
+    if cache.add(key, 1, timeout=max(120, debounce * 10)):
         task.apply_async((board_id,), countdown=debounce)

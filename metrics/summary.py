@@ -18,7 +18,7 @@ from metrics import loaders
 from metrics.calculators import bottlenecks, distribution, forecast, readiness, stats
 from metrics.calculators.types import BlockSpan, CriterionInfo, RefusalInfo
 from metrics.models import BoardDay, BoardMetrics, ItemMetrics
-from readiness.models import AcceptanceCriterion, GateRefusal
+from readiness.models import AcceptanceCriterion, CriterionChange, GateRefusal
 
 WINDOW_DAYS = 30
 CYCLE_WINDOW_DAYS = 90
@@ -157,6 +157,13 @@ def _window_flow(board: Board, info, window_start: dt.datetime, now: dt.datetime
             "resolved_at",
         )
     ]
+    changes: dict[int, list[tuple[dt.datetime, str]]] = {}
+    for criterion_id, at, to_status in (
+        CriterionChange.objects.filter(criterion__item_id__in=ids)
+        .order_by("criterion_id", "at", "id")
+        .values_list("criterion_id", "at", "to_status")
+    ):
+        changes.setdefault(criterion_id, []).append((at, to_status))
     refusals = [
         RefusalInfo(*row)
         for row in GateRefusal.objects.filter(item_id__in=ids).values_list(
@@ -176,6 +183,7 @@ def _window_flow(board: Board, info, window_start: dt.datetime, now: dt.datetime
             window_start=window_start,
             window_end=now,
             discarded=list(discarded),
+            changes=changes,
         ),
     }
 

@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from boards.models import AppendOnly
+
 
 class Track(models.TextChoices):
     """The team that owns a criterion. Readiness tracks run in parallel."""
@@ -117,16 +119,13 @@ class AcceptanceCriterion(models.Model):
     def __str__(self) -> str:
         return f"{self.title} ({self.get_status_display()})"
 
-    @property
-    def is_open(self) -> bool:
-        return self.status == self.Status.PENDING
 
-
-class CriterionChange(models.Model):
-    """One change of a criterion's status: who, when, with what evidence or reason."""
+class CriterionChange(AppendOnly):
+    """One change of a criterion's status: who, when, with what evidence or reason. History:
+    never changed or deleted, and it keeps its criterion from being deleted."""
 
     criterion = models.ForeignKey(
-        AcceptanceCriterion, on_delete=models.CASCADE, related_name="changes"
+        AcceptanceCriterion, on_delete=models.PROTECT, related_name="changes"
     )
     from_status = models.CharField(max_length=8, choices=AcceptanceCriterion.Status.choices)
     to_status = models.CharField(max_length=8, choices=AcceptanceCriterion.Status.choices)
@@ -137,21 +136,22 @@ class CriterionChange(models.Model):
     evidence_url = models.URLField(max_length=500, blank=True)
     reason = models.TextField(blank=True)
 
-    class Meta:
+    class Meta(AppendOnly.Meta):
         ordering = ["criterion", "at", "id"]
 
     def __str__(self) -> str:
         return f"{self.criterion_id}: {self.from_status} -> {self.to_status}"
 
 
-class GateRefusal(models.Model):
-    """A move refused by a gate, with the criteria that were unmet: the input of gate wait."""
+class GateRefusal(AppendOnly):
+    """A move refused by a gate, with the criteria that were unmet: the input of gate wait.
+    History: never changed or deleted."""
 
     item = models.ForeignKey(
-        "boards.WorkItem", on_delete=models.CASCADE, related_name="gate_refusals"
+        "boards.WorkItem", on_delete=models.PROTECT, related_name="gate_refusals"
     )
-    gate_column = models.ForeignKey("boards.Column", on_delete=models.CASCADE, related_name="+")
-    to_column = models.ForeignKey("boards.Column", on_delete=models.CASCADE, related_name="+")
+    gate_column = models.ForeignKey("boards.Column", on_delete=models.PROTECT, related_name="+")
+    to_column = models.ForeignKey("boards.Column", on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField()
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -160,7 +160,7 @@ class GateRefusal(models.Model):
     # [{"id", "title", "track", "gate_column_id"}] as they were at the refusal.
     unmet = models.JSONField()
 
-    class Meta:
+    class Meta(AppendOnly.Meta):
         ordering = ["item", "at", "id"]
         indexes = [models.Index(fields=["item", "gate_column"], name="refusal_item_gate")]
 

@@ -4,7 +4,7 @@ Transition and its acceptance criteria, exactly as in real use."""
 import factory
 from django.contrib.auth import get_user_model
 
-from boards import services
+from boards import services, setup
 from boards.models import Board, BoardMembership, Column, Transition, WorkItem
 from readiness.models import CriterionTemplate, Track
 
@@ -12,13 +12,13 @@ S, A = Column.Stage, Column.Activity
 
 # The standard test board: positions 0..6, commitment Ready (1), delivery Done (5).
 STANDARD_COLUMNS = [
-    services.ColumnSpec("Backlog", S.UPSTREAM, A.WAITING),
-    services.ColumnSpec("Ready", S.DEVELOPMENT, A.WAITING),
-    services.ColumnSpec("Build", S.DEVELOPMENT, A.ACTIVE),
-    services.ColumnSpec("Review", S.DEVELOPMENT, A.WAITING),
-    services.ColumnSpec("Readiness", S.READINESS, A.ACTIVE),
-    services.ColumnSpec("Done", S.DONE, A.ACTIVE),
-    services.ColumnSpec("Operating", S.DONE, A.ACTIVE),
+    setup.ColumnSpec("Backlog", S.UPSTREAM, A.WAITING),
+    setup.ColumnSpec("Ready", S.DEVELOPMENT, A.WAITING),
+    setup.ColumnSpec("Build", S.DEVELOPMENT, A.ACTIVE),
+    setup.ColumnSpec("Review", S.DEVELOPMENT, A.WAITING),
+    setup.ColumnSpec("Readiness", S.READINESS, A.ACTIVE),
+    setup.ColumnSpec("Done", S.DONE, A.ACTIVE),
+    setup.ColumnSpec("Operating", S.DONE, A.ACTIVE),
 ]
 
 
@@ -33,7 +33,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 class BoardFactory(factory.Factory):
-    """A board made by ``boards.services.board_create``."""
+    """A board made by ``boards.setup.board_create``."""
 
     class Meta:
         model = Board
@@ -48,7 +48,7 @@ class BoardFactory(factory.Factory):
 
     @classmethod
     def _create(cls, model_class, **kwargs):
-        return services.board_create(**kwargs)
+        return setup.board_create(**kwargs)
 
 
 class WorkItemFactory(factory.Factory):

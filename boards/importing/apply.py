@@ -54,6 +54,11 @@ from boards.importing.records import (
 from boards.models import Board, Column, Transition, WorkItem
 from boards.timing import FUTURE_TOLERANCE
 from flowboard.bulk import insert_rows, reserve_ids, time_writer
+
+# The one call back into metrics, as in boards.services: history written, its snapshots are
+# queued (in the same transaction) and recomputed.
+from metrics.models import PendingRefresh
+from metrics.services import recompute_now
 from readiness.models import AcceptanceCriterion
 from readiness.services import active_templates, criteria_from_templates
 
@@ -68,9 +73,12 @@ TRANSITION_COLUMNS = (
     "actor_id",
     "source",
     "idempotency_key",
+    "request_fingerprint",
 )
 TRANSITION_TYPES = ("int8", "int8", "int8", "int8", "timestamptz", "timestamptz", "int4", "text",
-                    "text")  # fmt: skip
+                    "text", "text")  # fmt: skip
+# An imported move's key is derived from the content it names (file, position, time, status),
+# so the key is its own fingerprint: request_fingerprint stays empty.
 # Every column of boards_workitem, for rows written without the ORM (a test checks the list).
 ITEM_COLUMNS = (
     "id", "board_id", "key", "title", "description", "kind", "class_of_service", "due_date",
@@ -186,10 +194,6 @@ def _continuation(history: ItemHistory, created_at: dt.datetime | None) -> list[
 def recompute_if_queued(board: Board, on_progress: Callable[[int, int], None] | None) -> bool:
     """One full recompute of ``board`` when the import (this run or one that crashed) queued
     items for a refresh; True if it ran."""
-    # metrics depends on boards: the import hands its result to the metrics engine once, here.
-    from metrics.models import PendingRefresh
-    from metrics.services import recompute_now
-
     if not PendingRefresh.objects.filter(board=board).exists():
         return False
     recompute_now(board, on_progress=on_progress)
@@ -469,7 +473,7 @@ def _write(board: Board, plans: list[_Plan], report: ImportReport, now: dt.datet
         )  # fmt: skip
         transition_rows.append(
             (board_id, item_id, None, plan.creation_column.id, t(history.created_at),
-             written_at, None, Transition.Source.IMPORT, None)
+             written_at, None, Transition.Source.IMPORT, None, "")
         )  # fmt: skip
         plan.item_id = item_id
     for plan in plans:
@@ -489,7 +493,7 @@ def _write(board: Board, plans: list[_Plan], report: ImportReport, now: dt.datet
         for from_column, to_column, at, key in plan.transitions:
             transition_rows.append(
                 (board_id, plan.item_id, from_column.id, to_column.id, t(at), written_at, None,
-                 Transition.Source.IMPORT, key)
+                 Transition.Source.IMPORT, key, "")
             )  # fmt: skip
     insert_rows(
         WorkItem._meta.db_table, ITEM_COLUMNS, item_rows, ITEM_TYPES, binary=True, prepared=True
@@ -519,6 +523,4 @@ def _write(board: Board, plans: list[_Plan], report: ImportReport, now: dt.datet
         # The board is queued for its metrics, committed with the history the batch wrote: the
         # import ends with a full recompute of the board, so one row says it all (and a run
         # after a crash finds it, see recompute_if_queued).
-        from metrics.models import PendingRefresh  # metrics depends on boards, not the reverse
-
         PendingRefresh.objects.create(board_id=board_id, item_id=touched[0])

@@ -64,7 +64,7 @@ def stays_from_moves(
     for at, move in sorted(((_utc(m.at), m) for m in moves), key=lambda pair: pair[0]):
         item = move.item_id
         stop = stops.get(item)
-        if at > now or (stop is not None and at >= stop):
+        if at > now or (stop is not None and at > stop):
             continue
         previous = current.get(item)
         if previous is not None:

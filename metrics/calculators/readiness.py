@@ -15,7 +15,8 @@ restart it).
 """
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from boards.flow import counted_path, entry_times
@@ -189,6 +190,28 @@ def gate_wait(
     return result
 
 
+def as_of(
+    criterion: CriterionInfo, changes: Sequence[tuple[dt.datetime, str]], at: dt.datetime
+) -> CriterionInfo | None:
+    """The criterion as it stood at ``at``, from its status changes (time, new status) in the
+    order they were written: the last change at or before ``at`` gives its status, and its time
+    the resolution time when the status is met or waived. None when the criterion was added
+    after ``at`` (it did not exist then). A criterion with no recorded change but a resolution
+    (data written before changes were kept) counts as resolved at its ``resolved_at``."""
+    moment = _utc(at)
+    if _utc(criterion.added_at) > moment:
+        return None
+    if not changes and criterion.resolved_at is not None:
+        changes = [(criterion.resolved_at, criterion.status)]
+    status, resolved_at = "pending", None
+    for when, to_status in changes:
+        if _utc(when) > moment:
+            continue
+        status = to_status
+        resolved_at = when if to_status in RESOLVED else None
+    return replace(criterion, status=status, resolved_at=resolved_at)
+
+
 def readiness_summary(
     board: BoardInfo,
     moves: Iterable[Move],
@@ -199,6 +222,7 @@ def readiness_summary(
     window_start: dt.datetime | None = None,
     window_end: dt.datetime | None = None,
     discarded: Iterable[int] = (),
+    changes: Mapping[int, Sequence[tuple[dt.datetime, str]]] | None = None,
 ) -> dict[str, Any]:
     """The readiness figures of a board from its whole lists, over an optional window.
 
@@ -207,7 +231,9 @@ def readiness_summary(
 
     - ``tracks`` (``track_summary``) over the criteria of the items delivered in the window (the
       cohort, as for cycle time): criterion waits per track, and how often each track was the
-      critical one of those items;
+      critical one of those items. With ``changes`` (each criterion's status changes, by id),
+      the criteria are taken as they stood at their item's delivery (``as_of``): "met last
+      before the gate opened" is a fact about that moment;
     - ``lead_time``: readiness lead time of the items delivered in the window that went through
       readiness: ``count``, and p50/p85 both ``exact_seconds`` and ``days`` (calendar days in the
       board's zone, date(delivered) - date(entered) + 1, the Kanban Guide convention);
@@ -240,6 +266,14 @@ def readiness_summary(
     # Readiness criteria only ("criterion wait: for a readiness criterion"): a functional one
     # met late, such as "code reviewed", says nothing about which business track held delivery.
     cohort = [c for c in criteria if c.item_id in delivered and c.category == "readiness"]
+    if changes is not None:
+        # As each item's criteria stood when it was delivered: a criterion reopened (or met)
+        # since then does not change which one the delivery waited for.
+        cohort = [
+            stood
+            for c in cohort
+            if (stood := as_of(c, changes.get(c.id, ()), delivered[c.item_id])) is not None
+        ]
     tracks = track_summary(cohort, entered, delivered)
 
     exact: list[float] = []

@@ -68,7 +68,7 @@ def test_refusals(item, setup, call, error):
 
 
 def test_a_block_cannot_start_before_the_item_existed(item):
-    with pytest.raises(InvalidInput, match="before it was created"):
+    with pytest.raises(InvalidInput, match="would come before its creation"):
         block_start(item, actor=None, reason="decision", at=NOW - dt.timedelta(days=11))
 
 

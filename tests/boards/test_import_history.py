@@ -457,7 +457,7 @@ def test_plain_output_has_no_progress_bar(tmp_path):
         (
             ["--format", "jira", "--board", "sp", "--columns", "A,B,C", "--commitment", "C",
              "--delivery", "B", "SP-1"],
-            "The delivery column must come after the commitment column",
+            "The delivery column (B) must come after the commitment column (C)",
         ),
         (
             ["--format", "jira", *JIRA_BOARD, "--timezone", "Mars/Olympus", "SP-1"],

@@ -14,6 +14,7 @@ from boards.services import (
 )
 from flowboard.errors import (
     GateBlocked,
+    IdempotencyConflict,
     InvalidInput,
     InvalidMove,
     ItemDiscarded,
@@ -286,13 +287,13 @@ def test_idempotency_key_replays_the_first_move(item, col):
 def test_idempotency_key_of_another_item_is_refused(board, item, col):
     work_item_move(item, col["Build"], actor=None, source=API, idempotency_key="evt-1")
     other = WorkItemFactory(board=board)
-    with pytest.raises(InvalidInput, match="another item"):
+    with pytest.raises(IdempotencyConflict, match="already used to move FB-"):
         work_item_move(other, col["Build"], actor=None, source=API, idempotency_key="evt-1")
 
 
 def test_a_move_dated_before_the_last_move_is_refused(item, col):
     work_item_move(item, col["Build"], actor=None, source=API, at=at(5))
-    with pytest.raises(InvalidMove, match="would come before its last move"):
+    with pytest.raises(InvalidInput, match="would come before its last move"):
         work_item_move(item, col["Review"], actor=None, source=API, at=at(4))
 
 

@@ -57,9 +57,6 @@ def test_reopening_keeps_the_earlier_resolution_in_history(criterion, member):
 
 # (call, kwargs, error, message)
 REFUSALS = [
-    pytest.param(
-        "meet", {"evidence_url": ""}, InvalidInput, "evidence link", id="meet without evidence"
-    ),
     pytest.param("meet", {"evidence_url": "not a url"}, InvalidInput, "http", id="meet bad link"),
     pytest.param("meet", {"evidence_url": "ftp://x.example.com/f"}, InvalidInput, "http", id="ftp"),
     pytest.param("waive", {"reason": " "}, InvalidInput, "reason", id="waive without reason"),

@@ -36,7 +36,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from tqdm import tqdm
 
-from boards import importing, services
+from boards import importing, setup
 from boards.importing import records
 from boards.models import Board, Column, validate_time_zone
 from flowboard.errors import FlowboardError
@@ -224,12 +224,12 @@ class Command(BaseCommand):
             raise CommandError(f"--timezone {time_zone!r} is not a known IANA time zone.") from None
         start, end = names.index(points["commitment"]), names.index(points["delivery"])
         specs = [
-            services.ColumnSpec(name, stage=_stage(position, start, end))
+            setup.ColumnSpec(name, stage=_stage(position, start, end))
             for position, name in enumerate(names)
         ]
         key_prefix = options["key_prefix"] or slug.upper()[:10]
         try:
-            return services.board_create(
+            return setup.board_create(
                 name=slug,
                 slug=slug,
                 key_prefix=key_prefix,

@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from boards import services
+from boards import services, setup
 from boards.models import Block, Board, BoardMembership, Column, Transition, WorkItem
 from flowboard.errors import GateBlocked, WipLimitExceeded
 from metrics.refresh import recompute_board
@@ -31,15 +31,15 @@ S = Column.Stage
 A = Column.Activity
 H = Column.WipPolicy.HARD
 COLUMNS = [
-    services.ColumnSpec("Backlog", S.UPSTREAM, A.WAITING),
-    services.ColumnSpec("Ready", S.DEVELOPMENT, A.WAITING, 8, Column.WipPolicy.SOFT),
-    services.ColumnSpec("In development", S.DEVELOPMENT, A.ACTIVE, 6, H),
-    services.ColumnSpec("Code review", S.DEVELOPMENT, A.WAITING, 4, Column.WipPolicy.SOFT),
-    services.ColumnSpec("Testing", S.DEVELOPMENT, A.ACTIVE, 4, H),
-    services.ColumnSpec("Ready for release", S.DEVELOPMENT, A.WAITING),
-    services.ColumnSpec("Business readiness", S.READINESS, A.ACTIVE, 8, Column.WipPolicy.SOFT),
-    services.ColumnSpec("Released", S.DONE, A.ACTIVE),
-    services.ColumnSpec("Operating", S.DONE, A.ACTIVE),
+    setup.ColumnSpec("Backlog", S.UPSTREAM, A.WAITING),
+    setup.ColumnSpec("Ready", S.DEVELOPMENT, A.WAITING, 8, Column.WipPolicy.SOFT),
+    setup.ColumnSpec("In development", S.DEVELOPMENT, A.ACTIVE, 6, H),
+    setup.ColumnSpec("Code review", S.DEVELOPMENT, A.WAITING, 4, Column.WipPolicy.SOFT),
+    setup.ColumnSpec("Testing", S.DEVELOPMENT, A.ACTIVE, 4, H),
+    setup.ColumnSpec("Ready for release", S.DEVELOPMENT, A.WAITING),
+    setup.ColumnSpec("Business readiness", S.READINESS, A.ACTIVE, 8, Column.WipPolicy.SOFT),
+    setup.ColumnSpec("Released", S.DONE, A.ACTIVE),
+    setup.ColumnSpec("Operating", S.DONE, A.ACTIVE),
 ]
 FEATURE, DEFECT = WorkItem.Kind.FEATURE, WorkItem.Kind.DEFECT
 TEMPLATES = [
@@ -138,7 +138,7 @@ class Command(BaseCommand):
     @transaction.atomic
     def seed(self) -> Board:
         rng = random.Random(2026)
-        board = services.board_create(
+        board = setup.board_create(
             name="Payments product",
             slug=SLUG,
             key_prefix="PAY",
