@@ -35,7 +35,12 @@ def board(board_id: int) -> Board:
 
 
 def column(column_id: int) -> Column:
-    return Column.objects.select_for_update(no_key=True).get(pk=column_id)
+    """The column, with its board (read, not locked)."""
+    return (
+        Column.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("board")
+        .get(pk=column_id)
+    )
 
 
 def columns(board_id: int) -> list[Column]:
@@ -46,12 +51,10 @@ def columns(board_id: int) -> list[Column]:
 
 
 def item(item_id: int) -> WorkItem:
-    """The item with its board and column (not locked: only the item's row is)."""
-    return (
-        WorkItem.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("board", "column")
-        .get(pk=item_id)
-    )
+    """The item's row alone. Not joined to its column: when another transaction moves the item
+    while we wait for its lock, PostgreSQL rechecks the join against the column row it read
+    before the wait, finds the item's new column_id no longer matches, and returns no row."""
+    return WorkItem.objects.select_for_update(no_key=True).get(pk=item_id)
 
 
 def retryable(error: OperationalError) -> bool:

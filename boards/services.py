@@ -165,7 +165,7 @@ def _copy_state(source: WorkItem, target: WorkItem) -> None:
     """Give the caller's instance the state the service just wrote."""
     if source is target:
         return
-    for field in ("column", "rank", "started_at", "delivered_at", "discarded_at", "version"):
+    for field in ("column_id", "rank", "started_at", "delivered_at", "discarded_at", "version"):
         setattr(target, field, getattr(source, field))
     for field in EDITABLE:
         setattr(target, field, getattr(source, field))
@@ -564,9 +564,10 @@ def _move_locked(
         if locked.column_id == column.pk:
             _copy_state(locked, item)
             return MoveResult(item=item, transition=None), None
-        board = locked.board
+        board = column.board
         columns = list(board.columns.order_by("position"))
-        from_position = locked.column.position
+        from_column = next(c for c in columns if c.pk == locked.column_id)
+        from_position = from_column.position
 
         soft_exceeded = False
         if enforce:
@@ -580,7 +581,7 @@ def _move_locked(
         transition = Transition.objects.create(
             board=board,
             item=locked,
-            from_column=locked.column,
+            from_column=from_column,
             to_column=column,
             at=at,
             actor=actor,

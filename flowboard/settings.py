@@ -116,8 +116,11 @@ else:
             "ENGINE": SQLITE_ENGINE,
             "NAME": BASE_DIR / "flowboard.sqlite3",
             # IMMEDIATE takes the write lock when a transaction begins, so two moves can't both
-            # read a WIP count before either writes (SQLite has no SELECT ... FOR UPDATE).
+            # read a WIP count before either writes (SQLite has no SELECT ... FOR UPDATE), and
+            # a writer waits for the lock (up to the timeout) instead of failing at once.
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+            # Tests run on a file, as users do: WAL, and threads each with their connection.
+            "TEST": {"NAME": BASE_DIR / "test-flowboard.sqlite3"},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

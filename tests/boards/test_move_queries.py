@@ -30,10 +30,12 @@ def test_a_move_runs_a_fixed_number_of_queries(board, col, others, django_assert
         work_item_move(item, col["Review"], actor=None, source="api")
 
 
-def test_a_move_locks_the_column_and_the_item(board, col, postgres_only):
+def test_a_move_locks_the_column_then_the_item_for_no_key_update(board, col, postgres_only):
+    """The lock order of boards.services, with locks that inserts' FK checks don't wait for."""
     item = WorkItemFactory(board=board)
     sql = _move_queries(item, col["Build"])
-    locks = [q for q in sql if "FOR UPDATE" in q]
+    locks = [q for q in sql if "FOR UPDATE" in q or "FOR NO KEY UPDATE" in q]
     assert len(locks) == 2
+    assert all("FOR NO KEY UPDATE" in q for q in locks)
     assert 'FROM "boards_column"' in locks[0]
     assert 'FROM "boards_workitem"' in locks[1]
