@@ -3,8 +3,8 @@ and on the embedded SQLite default (one writer at a time). Every case runs long 
 the defect it guards against, and must end with zero errors."""
 
 import threading
-import traceback
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable
 
