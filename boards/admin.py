@@ -155,6 +155,8 @@ class BoardAdmin(ServiceAdmin):
             )
             form.instance.pk = board.pk
             form.instance._state.adding = False
+        # What the change message reads of a formset that saved its own rows.
+        columns.new_objects, columns.changed_objects, columns.deleted_objects = [], [], []
         for formset in formsets:
             if formset.model is not Column:
                 formset.instance = board
