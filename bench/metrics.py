@@ -38,6 +38,17 @@ def database_url(name: str) -> str:
     return f"sqlite:///{OUT / 'bench.sqlite3'}"
 
 
+def ensure_postgres_database(url: str) -> None:
+    """Create the benchmark's PostgreSQL database on its server if it is not there yet."""
+    import psycopg
+
+    server, _, name = url.rpartition("/")
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if exists.fetchone() is None:
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
 def child(database: str, *args: str) -> dict:
     """Run this script's ``--child`` mode in a fresh process against ``database``."""
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL"}}
@@ -161,6 +172,8 @@ def main() -> None:
         return
 
     OUT.mkdir(parents=True, exist_ok=True)
+    if "postgres" in args.databases.split(","):
+        ensure_postgres_database(POSTGRES)
     print(f"{'database':<9} {'items':>7} {'transitions':>11} {'cold s':>7} {'warm s':>7} "
           f"{'peak MiB':>8} {'move->snapshot ms':>17} {'summary ms':>10}")  # fmt: skip
     for database in args.databases.split(","):
