@@ -216,7 +216,8 @@ def _place(
     placement = ranking.place(low, high, _column_window(column, low, high, moving_id))
     if placement.moved:
         WorkItem.objects.filter(pk__in=list(placement.moved), column=column).update(
-            rank=Case(*(When(pk=pk, then=Value(rank)) for pk, rank in placement.moved.items()))
+            rank=Case(*(When(pk=pk, then=Value(rank)) for pk, rank in placement.moved.items())),
+            updated_at=timezone.now(),  # the board's order changed: its version too
         )
     return placement.rank
 
@@ -629,6 +630,7 @@ def _refuse_at_gates(item, column, unmet, columns, actor, source, at) -> GateBlo
         f"{', '.join(names[g] for g in by_gate)} ({', '.join(tracks)}).",
         column=column.name,
         gates=[names[g] for g in by_gate],
+        gate_ids=list(by_gate),
         unmet=[gates.describe(c) for c in unmet],
     )
 

@@ -114,8 +114,16 @@ def compute_summary(
     return jsonable(summary)
 
 
-def _window_flow(board: Board, info, window_start: dt.datetime, now: dt.datetime) -> dict:
-    """Bottleneck, blocker clusters and readiness over the window, from the items in flow."""
+def _window_flow(
+    board: Board,
+    info,
+    window_start: dt.datetime,
+    now: dt.datetime,
+    window_end: dt.datetime | None = None,
+) -> dict:
+    """Bottleneck, blocker clusters and readiness over the window [start, end or now), from
+    the items in flow."""
+    window_end = min(window_end or now, now)
     in_flow = ItemMetrics.objects.filter(board=board).filter(
         Q(delivered_at__isnull=True) | Q(delivered_at__gte=window_start),
         Q(discarded_at__isnull=True) | Q(discarded_at__gte=window_start),
@@ -170,10 +178,10 @@ def _window_flow(board: Board, info, window_start: dt.datetime, now: dt.datetime
             "item_id", "gate_column_id", "at"
         )
     ]
-    report = bottlenecks.bottleneck_report(info, moves, window_start, now, now, discarded)
+    report = bottlenecks.bottleneck_report(info, moves, window_start, window_end, now, discarded)
     return {
         "bottleneck": {"top": report["bottleneck"], "columns": report["columns"]},
-        "blockers": bottlenecks.blocker_clusters(blocks, now, window_start, now),
+        "blockers": bottlenecks.blocker_clusters(blocks, now, window_start, window_end),
         "readiness": readiness.readiness_summary(
             info,
             moves,
@@ -181,11 +189,20 @@ def _window_flow(board: Board, info, window_start: dt.datetime, now: dt.datetime
             refusals,
             now,
             window_start=window_start,
-            window_end=now,
+            window_end=window_end,
             discarded=list(discarded),
             changes=changes,
         ),
     }
+
+
+def window_flow_between(
+    board: Board, start: dt.datetime, end: dt.datetime, now: dt.datetime | None = None
+) -> dict:
+    """Bottleneck, blocker clusters and readiness over any window [start, end) (the dashboard's
+    date ranges)."""
+    now = now or timezone.now()
+    return jsonable(_window_flow(board, loaders.board_info(board), start, now, end))
 
 
 def window_flow(board_id: int, now: dt.datetime) -> dict:

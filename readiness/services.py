@@ -210,6 +210,7 @@ def criterion_add(
             required=required,
             added_at=at,
         )
+        locked.save(update_fields=["updated_at"])  # the card shows its readiness
         mark_item_dirty(locked)
     return criterion
 
@@ -284,6 +285,7 @@ def _change(criterion, to_status, actor, at, *, evidence_url: str = "", reason: 
             ],
         )
         _record(locked, to_status, actor, at, evidence_url=evidence_url, reason=reason)
+        item.save(update_fields=["updated_at"])  # the card shows its readiness
         mark_item_dirty(item)
     for field in ("status", "resolved_at", "resolved_by", "evidence_url", "waiver_reason"):
         setattr(criterion, field, getattr(locked, field))

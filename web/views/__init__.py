@@ -1,0 +1,1 @@
+"""Views of the web board, by concept: boards, cards, dashboard."""
