@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate lint format check-all worker beat clean
+.PHONY: run test e2e install migrate lint format check-all worker beat clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ run: migrate
 
 test: install
 	$(BIN)/python -m pytest
+
+# Browser tests: Debian's Chromium (apt-get install -y chromium) driven by Playwright.
+e2e: install
+	$(BIN)/python -m pytest -m e2e tests/e2e
 
 lint: install
 	$(BIN)/ruff check .

@@ -63,10 +63,17 @@ def postgres_only():
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """In CI's real-server pass, a skipped real-server test is a failure, not a quiet skip."""
+    """In CI's real-server pass, a skipped real-server test is a failure, not a quiet skip; and
+    so is a skipped browser test in CI's browser pass."""
     outcome = yield
     report = outcome.get_result()
-    required = os.environ.get("FLOWBOARD_REQUIRE_REAL_SERVERS") == "1"
-    if required and report.skipped and item.get_closest_marker("realservers"):
+    if not report.skipped:
+        return
+    servers = os.environ.get("FLOWBOARD_REQUIRE_REAL_SERVERS") == "1"
+    browser = os.environ.get("FLOWBOARD_REQUIRE_E2E") == "1"
+    if servers and item.get_closest_marker("realservers"):
         report.outcome = "failed"
         report.longrepr = f"{item.nodeid}: skipped in a run that requires real servers"
+    elif browser and item.get_closest_marker("e2e"):
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid}: skipped in a run that requires the browser tests"

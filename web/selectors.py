@@ -379,6 +379,7 @@ def card_history(item: WorkItem) -> list[Event]:
     """Everything that happened to the card, newest first: moves, refused gate attempts, blocks
     and criteria changes, with who and when (five queries)."""
     names = {c.pk: c.name for c in item.board.columns.all()}
+    tracks = dict(Track.choices)
     events: list[Event] = []
     for t in Transition.objects.filter(item=item).select_related("actor").order_by("at", "id"):
         who = t.actor.get_username() if t.actor else t.get_source_display()
@@ -388,7 +389,7 @@ def card_history(item: WorkItem) -> list[Event]:
             text = f"Moved from {names[t.from_column_id]} to {names[t.to_column_id]}"
             events.append(Event(t.at, "move", text, who))
     for r in GateRefusal.objects.filter(item=item).select_related("actor"):
-        pending = ", ".join(f"{u['title']} ({u['track']})" for u in r.unmet)
+        pending = ", ".join(f"{u['title']} ({tracks.get(u['track'], u['track'])})" for u in r.unmet)
         text = f"Refused at the {names.get(r.gate_column_id, '?')} gate: {pending} pending"
         who = r.actor.get_username() if r.actor else r.source
         events.append(Event(r.at, "refused", text, who))

@@ -161,6 +161,10 @@
         filter: "a, button, .more",
         preventOnFilter: false,
         animation: 120,
+        // Mouse and touch events rather than the browser's native drag and drop: the same
+        // feel everywhere, a click on a card's key still opens it, and scripts can drive it.
+        forceFallback: true,
+        fallbackTolerance: 4,
         onStart: function () { dragging = true; },
         onEnd: function (event) {
           dragging = false;

@@ -270,7 +270,7 @@ def test_the_drawer_shows_the_whole_history_with_who(web, board, col, member):
     page = web.get(reverse("web:card", args=[board.slug, item.key]), **HTMX).content.decode()
     assert "Created in Backlog" in page
     assert "Moved from Backlog to Readiness" in page and member.username in page
-    assert "Refused at the Done gate: Runbook (operations) pending" in page
+    assert "Refused at the Done gate: Runbook (Operations) pending" in page
     assert 'href="https://jira.example.com/browse/PAY-9"' in page
 
 
