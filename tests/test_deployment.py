@@ -43,7 +43,8 @@ def test_app_services_wait_for_healthy_databases_and_run_in_production_mode():
 
 
 def _run(command: list[str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    unset = {"DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}  # the harness, not prod
+    clean = {k: v for k, v in os.environ.items() if k not in unset}
     return subprocess.run(
         command, cwd=ROOT, env={**clean, **PRODUCTION}, capture_output=True, text=True, timeout=120
     )

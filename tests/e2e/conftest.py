@@ -14,9 +14,6 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update"]  # fmt: skip
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-# Playwright's sync API runs an event loop in the test thread; the test's own database set-up
-# (not the live server's requests) runs beside it.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -26,6 +23,14 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.e2e)
             if missing:
                 item.add_marker(pytest.mark.skip(reason=f"needs Chromium at {CHROMIUM}"))
+
+
+def pytest_collection_finish(session):
+    """Playwright's sync API runs an event loop in the test thread, and the tests' own database
+    set-up and checks (not the live server's requests) run beside it: Django's async guard is
+    lifted for a run that selected browser tests, and only for it."""
+    if any(item.get_closest_marker("e2e") for item in session.items):
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 
 @pytest.fixture(scope="session")
