@@ -16,7 +16,12 @@ from contextlib import contextmanager
 from django.db import connection
 
 # Tables whose rows are never updated or deleted.
-GUARDED = ["boards_transition", "readiness_criterionchange", "readiness_gaterefusal"]
+GUARDED = [
+    "boards_transition",
+    "boards_event",
+    "readiness_criterionchange",
+    "readiness_gaterefusal",
+]
 
 PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION flowboard_history_append_only() RETURNS trigger AS $$

@@ -344,3 +344,33 @@ class BoardMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} is {self.get_role_display()} on {self.board}"
+
+
+class Event(AppendOnly):
+    """Something that happened on a board that the outside world may subscribe to (outbound
+    webhooks): written by the services in the same transaction as the change, so an event is
+    never lost nor sent for a change that rolled back (a transactional outbox). The history
+    itself stays in the Transition log, criterion changes and gate refusals."""
+
+    class Kind(models.TextChoices):
+        ITEM_MOVED = "item.moved", "Item moved"
+        ITEM_DELIVERED = "item.delivered", "Item delivered"
+        GATE_REFUSED = "gate.refused", "Gate refused a move"
+        WIP_EXCEEDED = "wip.exceeded", "WIP limit exceeded"
+        CRITERION_MET = "criterion.met", "Criterion met"
+        CRITERION_WAIVED = "criterion.waived", "Criterion waived"
+
+    board = models.ForeignKey(Board, on_delete=models.PROTECT, related_name="+", db_index=False)
+    item = models.ForeignKey(
+        WorkItem, null=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    data = models.JSONField()
+    at = models.DateTimeField()
+
+    class Meta(AppendOnly.Meta):
+        ordering = ["id"]
+        indexes = [models.Index(fields=["board", "id"], name="event_board_id")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on board {self.board_id}"

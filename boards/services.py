@@ -41,9 +41,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, Max, Value, When
 from django.utils import timezone
 
-from boards import locking, ranking
+from boards import events, locking, ranking
 from boards.flow import started_delivered
-from boards.models import Block, Board, Column, Transition, WorkItem
+from boards.models import Block, Board, Column, Event, Transition, WorkItem
 from boards.timing import change_time, check_aware
 from flowboard import validation
 from flowboard.errors import (
@@ -590,6 +590,7 @@ def _move_locked(
             idempotency_key=idempotency_key,
             request_fingerprint=fingerprint if idempotency_key else "",
         )
+        was_delivered = locked.delivered_at is not None
         locked.started_at, locked.delivered_at = _flow_times(
             board, columns, [*history, (column.pk, at)]
         )
@@ -600,8 +601,28 @@ def _move_locked(
             update_fields=["column", "rank", "started_at", "delivered_at", "version", "updated_at"]
         )
         mark_item_dirty(locked)
+        _record_move(locked, from_column, column, at, actor, source, was_delivered, soft_exceeded)
     _copy_state(locked, item)
     return MoveResult(item=item, transition=transition, soft_limit_exceeded=soft_exceeded), None
+
+
+def _record_move(item, from_column, column, at, actor, source, was_delivered, soft_exceeded):
+    """The events of a move, for outbound webhooks (``boards.events``)."""
+    data = {
+        **events.item_data(item),
+        "from_column": from_column.name,
+        "to_column": column.name,
+        "at": at.isoformat(),
+        "actor": actor.get_username() if actor else None,
+        "source": source,
+    }
+    events.record(item.board_id, Event.Kind.ITEM_MOVED, at, data, item)
+    if item.delivered_at is not None and not was_delivered:
+        events.record(item.board_id, Event.Kind.ITEM_DELIVERED, at, data, item)
+    if soft_exceeded:
+        count = WorkItem.objects.filter(column=column, discarded_at__isnull=True).count()
+        limit = {"column": column.name, "limit": column.wip_limit, "count": count}
+        events.record(item.board_id, Event.Kind.WIP_EXCEEDED, at, {**data, **limit}, item)
 
 
 def _refuse_at_gates(item, column, unmet, columns, actor, source, at) -> GateBlocked:
@@ -624,6 +645,15 @@ def _refuse_at_gates(item, column, unmet, columns, actor, source, at) -> GateBlo
     mark_item_dirty(item)
     names = {c.pk: c.name for c in columns}
     tracks = sorted({c.get_track_display() for c in unmet})
+    data = {
+        **events.item_data(item),
+        "to_column": column.name,
+        "gates": [names[g] for g in by_gate],
+        "unmet": [gates.describe(c) for c in unmet],
+        "at": at.isoformat(),
+        "actor": actor.get_username() if actor else None,
+    }
+    events.record(item.board_id, Event.Kind.GATE_REFUSED, at, data, item)
     return GateBlocked(
         f"{item.key} cannot enter {column.name}: {len(unmet)} required "
         f"criteri{'on is' if len(unmet) == 1 else 'a are'} pending at "

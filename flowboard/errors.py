@@ -29,7 +29,7 @@ class InvalidMove(FlowboardError):
 
 
 class WipLimitExceeded(FlowboardError):
-    code = "wip_limit_exceeded"
+    code = "wip_limit"
     http_status = 409
 
 

@@ -15,8 +15,8 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from boards import locking
-from boards.models import Column, WorkItem
+from boards import events, locking
+from boards.models import Column, Event, WorkItem
 from boards.timing import change_time, check_aware
 from flowboard import validation
 from flowboard.errors import InvalidInput, InvalidTransition, ItemDiscarded
@@ -166,7 +166,7 @@ def criteria_for_kind(item, old_kind: str, *, actor, now: dt.datetime) -> None:
     )
     for criterion in stale:
         if not criterion.template.applies_to(item.kind):
-            _record(criterion, Status.WAIVED, actor, now, reason=reason)
+            _record(criterion, Status.WAIVED, actor, now, item=item, reason=reason)
             mark_item_dirty(item)
 
 
@@ -284,7 +284,7 @@ def _change(criterion, to_status, actor, at, *, evidence_url: str = "", reason: 
                 (last, "its last change"),
             ],
         )
-        _record(locked, to_status, actor, at, evidence_url=evidence_url, reason=reason)
+        _record(locked, to_status, actor, at, item=item, evidence_url=evidence_url, reason=reason)
         item.save(update_fields=["updated_at"])  # the card shows its readiness
         mark_item_dirty(item)
     for field in ("status", "resolved_at", "resolved_by", "evidence_url", "waiver_reason"):
@@ -292,8 +292,10 @@ def _change(criterion, to_status, actor, at, *, evidence_url: str = "", reason: 
     return criterion
 
 
-def _record(locked, to_status, actor, at, *, evidence_url: str = "", reason: str = "") -> None:
-    """Write the change and the criterion's new status. Call holding both locks."""
+def _record(
+    locked, to_status, actor, at, *, item, evidence_url: str = "", reason: str = ""
+) -> None:
+    """Write the change, the criterion's new status, and its event. Call holding both locks."""
     CriterionChange.objects.create(
         criterion=locked,
         from_status=locked.status,
@@ -312,3 +314,14 @@ def _record(locked, to_status, actor, at, *, evidence_url: str = "", reason: str
     locked.save(
         update_fields=["status", "resolved_at", "resolved_by", "evidence_url", "waiver_reason"]
     )
+    kind = {Status.MET: Event.Kind.CRITERION_MET, Status.WAIVED: Event.Kind.CRITERION_WAIVED}
+    if to_status in kind:
+        data = {
+            **events.item_data(item),
+            "criterion": {"id": locked.pk, "title": locked.title, "track": locked.track},
+            "evidence_url": evidence_url,
+            "reason": reason,
+            "at": at.isoformat(),
+            "actor": actor.get_username() if actor else None,
+        }
+        events.record(item.board_id, kind[to_status], at, data, item)

@@ -17,8 +17,9 @@ def _move_queries(item, column):
 
 @pytest.mark.parametrize("others", [0, 40])
 def test_a_move_runs_a_fixed_number_of_queries(board, col, others, django_assert_num_queries):
-    """Savepoint, lock column, lock item, item history, board columns, WIP count, gate criteria,
-    bottom rank, insert Transition, update item, queue metrics refresh, release savepoint."""
+    """Savepoint, lock column (with its board), lock item, item history, board columns, WIP count,
+    gate criteria, bottom rank, insert Transition, update item, queue metrics refresh, record the
+    event for outbound webhooks, release savepoint."""
     Column.objects.filter(pk=col["Review"].pk).update(wip_limit=50, wip_policy="hard")
     CriterionTemplateFactory(board=board)
     for _ in range(others):
@@ -26,7 +27,7 @@ def test_a_move_runs_a_fixed_number_of_queries(board, col, others, django_assert
     item = WorkItemFactory(board=board)
     work_item_move(item, col["Build"], actor=None, source="api")
     # The metrics refresh runs on commit, outside the move's own transaction: not counted here.
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(13):
         work_item_move(item, col["Review"], actor=None, source="api")
 
 

@@ -25,7 +25,8 @@ def demo(django_db_setup, django_db_blocker):
             "metrics_itemmetrics", "metrics_pendingrefresh", "metrics_boardday",
             "metrics_columnday", "metrics_boardmetrics", "readiness_gaterefusal",
             "readiness_criterionchange", "boards_block", "readiness_acceptancecriterion",
-            "readiness_criteriontemplate", "boards_transition", "boards_boardmembership",
+            "readiness_criteriontemplate", "boards_event", "boards_transition",
+            "boards_boardmembership",
             "boards_workitem",
         ]  # fmt: skip
         from boards import history

@@ -57,7 +57,7 @@ def test_a_move_over_a_hard_limit_is_refused_with_the_limit_named(web, board, co
     response = move(web, board, item, col["Ready"])
     assert response.status_code == 409
     body = response.json()
-    assert body["code"] == "wip_limit_exceeded"
+    assert body["code"] == "wip_limit"
     assert body["detail"] == "Ready is at its WIP limit of 1 (1 item in it)."
 
 
