@@ -101,10 +101,7 @@ def _item_fields(fields: dict) -> dict:
                 value, WorkItem.ClassOfService, "class_of_service", "class of service"
             )
         elif name == "due_date":
-            if value is not None and (
-                not isinstance(value, dt.date) or isinstance(value, dt.datetime)
-            ):
-                raise InvalidInput("The due date must be a date.", field="due_date")
+            value = validation.date_in_range(value, "The due date", "due_date")
         elif name in ("external_source", "external_key"):
             label = "The external source" if name == "external_source" else "The external key"
             value = validation.text(value, WorkItem, name, label)
@@ -305,7 +302,7 @@ def work_item_create(
         elif column.board_id != board.pk:
             raise InvalidMove(f"{column.name} is not a column of {board.name}.")
         column = locking.column(column.pk)
-        at = change_time(created_at, now=timezone.now(), what="The creation")
+        at = change_time(created_at, now=timezone.now(), what="The creation", field="created_at")
         if enforce:
             _check_wip(column)
         if key is None:

@@ -5,8 +5,9 @@ no time is given, by the service after it holds its locks (so a change that wait
 one is never dated before it). A given time must:
 
 - carry a time zone (an aware datetime);
-- not lie in the future beyond ``FUTURE_TOLERANCE`` (a client clock a little ahead is taken as
-  now: a change is never dated in the future, where the daily series don't reach yet);
+- not lie before 1970 (``EARLIEST``), nor in the future beyond ``FUTURE_TOLERANCE`` (a client
+  clock a little ahead is taken as now: a change is never dated in the future, where the daily
+  series don't reach yet);
 - not come before the item existed, nor before the last change of the same thing (the item's
   last move, the criterion's last change, the block's start): history is appended, never
   rewritten.
@@ -18,6 +19,8 @@ from collections.abc import Iterable
 from flowboard.errors import InvalidInput
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+# Nothing in a board's history happened before this (a year-1 time is a bug in the caller).
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 # (earliest allowed time or None, what it is: "its last move at ...")
 Bound = tuple[dt.datetime | None, str]
@@ -34,7 +37,12 @@ def check_aware(at: dt.datetime | None, what: str) -> None:
 
 
 def change_time(
-    at: dt.datetime | None, *, now: dt.datetime, what: str, after: Iterable[Bound] = ()
+    at: dt.datetime | None,
+    *,
+    now: dt.datetime,
+    what: str,
+    after: Iterable[Bound] = (),
+    field: str = "at",
 ) -> dt.datetime:
     """The time of a change: ``at`` checked by the rule, or ``now`` when none is given.
 
@@ -47,13 +55,19 @@ def change_time(
         raise InvalidInput(
             f"{what} cannot be dated in the future ({at.isoformat()}; it is now "
             f"{now.isoformat()}).",
-            field="at",
+            field=field,
+        )
+    if at < EARLIEST:
+        raise InvalidInput(
+            f"{what} at {at.isoformat()} is dated before {EARLIEST.date().isoformat()}, "
+            "earlier than any history Flowboard keeps.",
+            field=field,
         )
     at = min(at, now)
     for bound, label in after:
         if bound is not None and at < bound:
             raise InvalidInput(
                 f"{what} at {at.isoformat()} would come before {label} at {bound.isoformat()}.",
-                field="at",
+                field=field,
             )
     return at

@@ -1,18 +1,126 @@
-"""API plumbing shared by every app: the one exception handler that maps domain errors to HTTP."""
+"""API plumbing shared by every app: one error shape for every refusal, and JSON answers for
+the API's paths where Django would answer in HTML.
 
+Every error the API returns is ``{"code": ..., "detail": ...}``, with ``errors`` (field name to
+messages) for invalid input and, for a refused move at a gate, ``unmet`` (the pending criteria).
+``code`` is machine-readable and stable; ``detail`` is a sentence for a person.
+"""
+
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import status
+from django.http import JsonResponse
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from flowboard.errors import FlowboardError
 
+API_PREFIX = "/api/"
+
 
 def exception_handler(exc, context):
-    """Domain refusals become their 4xx with a code and detail; Django validation errors 400."""
+    """Domain refusals become their 4xx with a code and detail; everything DRF knows (auth,
+    permissions, throttling, parsing, validation) the same shape."""
     if isinstance(exc, FlowboardError):
-        return Response(exc.as_dict(), status=exc.http_status)
+        data = exc.as_dict()
+        if isinstance(data.get("field"), str) and "errors" not in data:
+            data["errors"] = {data["field"]: [exc.message]}
+        return Response(data, status=exc.http_status)
     if isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
-        return Response({"code": "invalid_input", **detail}, status=status.HTTP_400_BAD_REQUEST)
-    return drf_exception_handler(exc, context)
+        errors = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+        return Response(invalid(errors), status=status.HTTP_400_BAD_REQUEST)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = invalid(errors)
+    elif isinstance(exc, exceptions.APIException):
+        code = exc.get_codes()
+        code = code if isinstance(code, str) else exc.default_code
+        if isinstance(exc, exceptions.NotFound):
+            code = "not_found"
+        response.data = {"code": code, "detail": _text(exc.detail)}
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            response.data["retry_after"] = int(exc.wait + 0.999)
+    return response
+
+
+def invalid(errors) -> dict:
+    """The 400 of invalid input: the fields named in ``detail``, their messages in ``errors``."""
+    errors = {str(name): _messages(value) for name, value in dict(errors).items()}
+    fields = [name for name in errors if name != "non_field_errors"]
+    if fields:
+        detail = f"Invalid input: {', '.join(fields)}. See errors for each field."
+    else:
+        detail = " ".join(errors.get("non_field_errors", [])) or "Invalid input."
+    return {"code": "invalid_input", "detail": detail, "errors": errors}
+
+
+def _messages(value):
+    if isinstance(value, dict):
+        return {str(k): _messages(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        if all(isinstance(v, str) for v in value):
+            return [str(v) for v in value]
+        return [_messages(v) for v in value]
+    return [str(value)]
+
+
+def _text(detail) -> str:
+    if isinstance(detail, list | tuple):
+        return " ".join(_text(d) for d in detail)
+    if isinstance(detail, dict):
+        return " ".join(f"{k}: {_text(v)}" for k, v in detail.items())
+    return str(detail)
+
+
+def problem(code: str, detail: str, status: int, **extra) -> JsonResponse:
+    return JsonResponse({"code": code, "detail": detail, **extra}, status=status)
+
+
+class ApiBodyLimit:
+    """413 for a request body over the API's cap (``API_MAX_BODY_BYTES``; webhooks
+    ``HOOK_MAX_BODY_BYTES``), judged by its Content-Length before anything reads it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith(API_PREFIX):
+            hook = request.path.startswith(API_PREFIX + "v1/hooks/")
+            limit = settings.HOOK_MAX_BODY_BYTES if hook else settings.API_MAX_BODY_BYTES
+            raw = request.META.get("CONTENT_LENGTH") or "0"
+            try:
+                length = int(raw)
+            except ValueError:
+                return problem(
+                    "invalid_length", f"Content-Length {raw[:40]!r} is not a number.", 400
+                )
+            if length > limit:
+                return problem(
+                    "too_large",
+                    f"The body is {length} bytes; this endpoint takes at most {limit}.",
+                    413,
+                    limit=limit,
+                )
+        return self.get_response(request)
+
+
+def not_found(request, exception=None):
+    """Django's 404, in JSON under /api/ (an unknown path there), the HTML page elsewhere."""
+    if request.path.startswith(API_PREFIX):
+        return problem("not_found", f"No API endpoint at {request.path}.", 404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith(API_PREFIX):
+        return problem("server_error", "The server failed; the error was logged.", 500)
+    from django.views.defaults import server_error as default
+
+    return default(request)

@@ -13,4 +13,14 @@ BEAT_SCHEDULE = {
         "task": "metrics.tasks.recompute_all_boards",
         "schedule": crontab(hour=2, minute=15),
     },
+    # Inbound webhooks: apply held Jira changes whose settle window has passed, and process
+    # deliveries whose task message was lost. Outbound: attempts that are due.
+    "integrations-sweep-deliveries": {
+        "task": "integrations.tasks.sweep_deliveries",
+        "schedule": 60.0,
+    },
+    "integrations-send-due": {
+        "task": "integrations.tasks.send_due",
+        "schedule": 60.0,
+    },
 }

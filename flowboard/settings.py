@@ -16,6 +16,11 @@ ALLOWED_HOSTS missing, and names the variable.
 | TIME_ZONE            | the site time zone, and the default board time zone           |
 | METRICS_DEBOUNCE_SECONDS | delay that gathers a burst of moves into one refresh      |
 | METRICS_SUMMARY_DEBOUNCE_SECONDS | at most one summary recompute per board this often |
+| PUBLIC_URL           | the address ticket systems reach, for webhook URLs            |
+| API_RATE             | API requests per token, e.g. ``3000/min``                     |
+| API_MAX_BODY_BYTES / HOOK_MAX_BODY_BYTES | request body caps (413 above)         |
+| INTEGRATIONS_SETTLE_SECONDS | how long Jira status changes are held to sort them     |
+| OUTBOUND_MAX_ATTEMPTS, OUTBOUND_BACKOFF_SECONDS, OUTBOUND_TIMEOUT_SECONDS | outbound hooks |
 """
 
 from pathlib import Path
@@ -66,9 +71,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "boards",
     "readiness",
     "metrics",
+    "api",
+    "integrations",
     "web",
 ]
 
@@ -77,6 +86,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "flowboard.api.ApiBodyLimit",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -176,16 +186,58 @@ LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {
+    # A token first: an anonymous request is answered 401 with its WWW-Authenticate challenge.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.auth.TokenRateThrottle"],
     "EXCEPTION_HANDLER": "flowboard.api.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "flowboard.pagination.Cursor",
     "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# Requests per token (per signed-in user for a session), e.g. "3000/min".
+API_RATE = env_str("API_RATE", "3000/min")
+# Request bodies: the API's cap, and the webhooks' (GitHub sends up to 25 MB; issues are ~20 kB).
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
+HOOK_MAX_BODY_BYTES = env_int("HOOK_MAX_BODY_BYTES", 5 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(HOOK_MAX_BODY_BYTES, API_MAX_BODY_BYTES)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Flowboard API",
+    "DESCRIPTION": (
+        "Work items, their moves and readiness criteria on Flowboard's boards, for ticket "
+        "systems and scripts. Authenticate with `Authorization: Token <key>` (an ops lead "
+        "creates the token in the admin) or a browser session. Every error has the shape "
+        "`{code, detail}`, with `errors` per field for invalid input. Unknown fields in a body "
+        "are refused (400), never silently ignored."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {},
+}
+
+# Inbound webhooks: a Jira item's status changes are held this long, then applied in
+# (timestamp, changelog id) order. In-process (no worker to come back later) they apply at once.
+INTEGRATIONS_SETTLE_SECONDS = env_int("INTEGRATIONS_SETTLE_SECONDS", 60 if REDIS_URL else 0)
+# Outbound webhooks: a try times out after this; failures are retried, doubling from the
+# backoff up to its cap, and given up after the last attempt.
+OUTBOUND_TIMEOUT_SECONDS = env_int("OUTBOUND_TIMEOUT_SECONDS", 10)
+OUTBOUND_MAX_ATTEMPTS = env_int("OUTBOUND_MAX_ATTEMPTS", 8)
+OUTBOUND_BACKOFF_SECONDS = env_int("OUTBOUND_BACKOFF_SECONDS", 30)
+OUTBOUND_BACKOFF_MAX_SECONDS = env_int("OUTBOUND_BACKOFF_MAX_SECONDS", 6 * 3600)
+# The address ticket systems reach Flowboard at, for the webhook URLs shown to ops leads.
+PUBLIC_URL = env_str("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
 LOGGING = {
     "version": 1,

@@ -2,6 +2,9 @@
 the database would refuse (too long, NUL characters) is a clear refusal naming the field and its
 limit, never a ``DataError``."""
 
+import datetime as dt
+import re
+
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
@@ -30,8 +33,7 @@ def text(
         value = value.strip()
     if required and not value:
         raise InvalidInput(f"{label} is required.", field=field)
-    if "\x00" in value:
-        raise InvalidInput(f"{label} contains a NUL character.", field=field)
+    characters(value, label, field)
     limit = model._meta.get_field(field).max_length
     if limit is not None and len(value) > limit:
         raise InvalidInput(
@@ -60,5 +62,48 @@ def choice(value: str, choices: type[models.TextChoices], field: str, label: str
             f"Unknown {label} {value!r}; one of {', '.join(choices.values)}.",
             field=field,
             allowed=list(choices.values),
+        )
+    return value
+
+
+# C0 control characters and DEL, but tab, line feed and carriage return (text may have lines).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def characters(value: str, label: str, field: str) -> str:
+    """Text a person can read: no NUL or other control characters (a terminal escape, a bell),
+    and no lone surrogate (JSON can carry one; UTF-8 and the database cannot)."""
+    found = _CONTROL.search(value)
+    if found:
+        name = "a NUL character" if found.group() == "\x00" else "a control character"
+        raise InvalidInput(
+            f"{label} contains {name} (U+{ord(found.group()):04X}) at position {found.start()}.",
+            field=field,
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidInput(
+            f"{label} contains a lone surrogate at position {error.start}: not valid Unicode.",
+            field=field,
+        ) from None
+    return value
+
+
+EARLIEST_DATE = dt.date(1970, 1, 1)
+LATEST_DATE = dt.date(2999, 12, 31)
+
+
+def date_in_range(value: dt.date | None, label: str, field: str) -> dt.date | None:
+    """A calendar date between 1970 and 2999 (a due date of year 1 or 9999 is a typo)."""
+    if value is None:
+        return None
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise InvalidInput(f"{label} must be a date.", field=field)
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise InvalidInput(
+            f"{label} {value.isoformat()} is out of range: from {EARLIEST_DATE.isoformat()} "
+            f"to {LATEST_DATE.isoformat()}.",
+            field=field,
         )
     return value

@@ -10,13 +10,13 @@ from typing import Any
 
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from boards.models import Board
 from flowboard.errors import InvalidInput
+from flowboard.pagination import Cursor
 from metrics import loaders, selectors
 from metrics.serializers import (
     MAX_PAGE,
@@ -48,8 +48,13 @@ def parse_query(serializer_class, request: Request, **context) -> dict[str, Any]
     raise InvalidInput(" ".join(messages), errors=query.errors)
 
 
-class CycleTimePagination(LimitOffsetPagination):
-    max_limit = MAX_PAGE
+class CycleTimePagination(Cursor):
+    """In delivery order, by cursor (stable while items are delivered meanwhile)."""
+
+    ordering = ("delivered_at", "item_id")
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = MAX_PAGE
 
 
 class BoardMetricsAPI(APIView):
@@ -85,7 +90,7 @@ class CycleTimesAPI(BoardMetricsAPI):
         return Response(
             {
                 "has_history": True,
-                "count": paginator.count,
+                "count": items.count(),
                 "next": paginator.get_next_link(),
                 "previous": paginator.get_previous_link(),
                 "results": [selectors.cycle_time_row(board, row) for row in page],

@@ -57,8 +57,8 @@ class CycleTimeQuery(DateRangeQuery):
             + "."
         },
     )
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
-    offset = serializers.IntegerField(required=False, min_value=0)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
+    cursor = serializers.CharField(required=False, max_length=1000)
 
 
 class ThroughputQuery(DateRangeQuery):

@@ -1,0 +1,65 @@
+"""API tokens: one per integration (a ticket system, a script), created and revoked by ops
+leads in the admin, and stored hashed.
+
+A token acts as a user of its own (``token:<id>``) with a membership on the token's board in the
+token's role, so the API's permissions are the board's memberships, whoever calls, and every
+move it makes names it as the actor. The key is shown once, when the token is created; only its
+SHA-256 and its first characters (to recognise it) are kept.
+"""
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+PREFIX = "fb_"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key() -> str:
+    return PREFIX + secrets.token_urlsafe(32)
+
+
+class ApiToken(models.Model):
+    board = models.ForeignKey("boards.Board", on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=80, help_text="What uses it: 'Jira Cloud sync', 'CI bot'.")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_token"
+    )
+    key_prefix = models.CharField(max_length=12, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["board", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_prefix}…)"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    @classmethod
+    def find(cls, key: str) -> "ApiToken | None":
+        """The active token with this key, with its user; None otherwise."""
+        return (
+            cls.objects.select_related("user", "board")
+            .filter(key_hash=hash_key(key), revoked_at__isnull=True)
+            .first()
+        )

@@ -1,0 +1,44 @@
+"""Helpers the API views share: validated input, and the ETag and If-Match of an item."""
+
+from rest_framework import exceptions
+
+from boards.models import WorkItem
+
+
+def valid(serializer_class, data, **context) -> dict:
+    """The validated data, or a 400 listing each bad field (``flowboard.api``)."""
+    if data is None:
+        raise exceptions.ValidationError({"non_field_errors": ["The body must be a JSON object."]})
+    serializer = serializer_class(data=data, context=context)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def etag(item: WorkItem) -> str:
+    return f'"{item.version}"'
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = 412
+    default_code = "precondition_failed"
+
+
+def expected_version(request, item: WorkItem) -> int | None:
+    """The version the caller edits, from ``If-Match`` (an ETag of this API). A stale one is a
+    412: someone else changed the item since the caller read it."""
+    header = request.headers.get("If-Match")
+    if not header:
+        return None
+    tags = [tag.strip() for tag in header.split(",")]
+    if "*" in tags:
+        return None
+    for tag in tags:
+        value = tag.removeprefix("W/").strip('"')
+        if value.isdigit():
+            if int(value) != item.version:
+                raise PreconditionFailed(
+                    f"{item.key} changed since you read it (your version {value}, now "
+                    f"{item.version}); read it again and retry."
+                )
+            return int(value)
+    raise exceptions.ValidationError({"If-Match": ['Give the item\'s ETag, e.g. "3".']})

@@ -1,0 +1,260 @@
+"""Work items: list (filtered), create, read, update fields (If-Match), discard, move, and upsert
+by external key. Every change goes through ``boards.services``; a refusal is its 4xx in the one
+error shape (``flowboard.api``)."""
+
+from django.db.models import Exists, OuterRef
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from api.auth import board_access, is_token, require
+from api.filters import ItemFilter
+from api.serializers import (
+    DiscardInput,
+    ItemCreate,
+    ItemSerializer,
+    ItemUpdate,
+    ItemUpsert,
+    MoveInput,
+    MoveOutput,
+    Problem,
+)
+from api.views.common import etag, expected_version, valid
+from boards import services
+from boards.models import Block, Transition, WorkItem
+from boards.permissions import Role, role_on, visible_boards
+from integrations.mapping import column_for_status
+
+IDEMPOTENCY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Makes a retry safe: the same key with the same body returns the first move; "
+    "with another body, 422.",
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, description="The item's ETag."
+)
+REFUSALS = {
+    400: OpenApiResponse(Problem, description="Malformed or invalid input"),
+    403: OpenApiResponse(Problem, description="Your role may not do this"),
+    404: OpenApiResponse(Problem, description="No such item on your boards"),
+    409: OpenApiResponse(Problem, description="Refused: WIP limit, gate, state"),
+    412: OpenApiResponse(Problem, description="If-Match no longer matches"),
+    422: OpenApiResponse(Problem, description="Idempotency key reused for another request"),
+}
+
+
+def with_blocked(queryset):
+    return queryset.select_related("column").annotate(
+        is_blocked=Exists(Block.objects.filter(item=OuterRef("pk"), ended_at__isnull=True))
+    )
+
+
+def item_access(request, item_id, needed: str = Role.VIEWER) -> WorkItem:
+    """The item, if its board is one of the caller's (404 otherwise), with the role needed."""
+    item = (
+        with_blocked(WorkItem.objects.filter(board__in=visible_boards(request.user)))
+        .select_related("board")
+        .filter(pk=item_id)
+        .first()
+    )
+    if item is None:
+        raise exceptions.NotFound("No item with this id on your boards.")
+    require(role_on(request.user, item.board), needed)
+    return item
+
+
+def item_response(item: WorkItem, code=status.HTTP_200_OK) -> Response:
+    fresh = with_blocked(WorkItem.objects.filter(pk=item.pk)).get()
+    response = Response(ItemSerializer(fresh).data, status=code)
+    response["ETag"] = etag(fresh)
+    return response
+
+
+def history_time(request, data: dict, field: str):
+    """A time of history (``at``, ``created_at``): integration tokens only."""
+    if field in data and not is_token(request):
+        raise exceptions.ValidationError(
+            {field: ["Only integration tokens may date a change; leave it out to use now."]}
+        )
+    return data.get(field)
+
+
+class ItemList(GenericAPIView):
+    serializer_class = ItemSerializer
+    filterset_class = ItemFilter
+
+    def get_queryset(self):
+        board, _ = board_access(self.request, self.kwargs["slug"])
+        return with_blocked(WorkItem.objects.filter(board=board))
+
+    @extend_schema(summary="The board's work items (filter by column, kind, blocked...)")
+    def get(self, request, slug):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(ItemSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Create a work item",
+        request=ItemCreate,
+        responses={201: ItemSerializer, **REFUSALS},
+    )
+    def post(self, request, slug):
+        board, _ = board_access(request, slug, Role.MEMBER)
+        data = valid(ItemCreate, request.data, board=board)
+        created_at = history_time(request, data, "created_at")
+        item = services.work_item_create(
+            board,
+            actor=request.user,
+            source=Transition.Source.API,
+            title=data["title"],
+            description=data.get("description", ""),
+            kind=data.get("kind", WorkItem.Kind.FEATURE),
+            class_of_service=data.get("class_of_service", WorkItem.ClassOfService.STANDARD),
+            due_date=data.get("due_date"),
+            column=data.get("column"),
+            external_source=data.get("external_source", ""),
+            external_key=data.get("external_key", ""),
+            external_url=data.get("external_url", ""),
+            created_at=created_at,
+        )
+        return item_response(item, status.HTTP_201_CREATED)
+
+
+class ItemDetail(GenericAPIView):
+    serializer_class = ItemSerializer
+
+    @extend_schema(summary="A work item (its ETag carries its version)")
+    def get(self, request, item_id):
+        return item_response(item_access(request, item_id))
+
+    @extend_schema(
+        summary="Change a work item's fields",
+        description="Title, description, kind (a new kind gets its readiness criteria), class of "
+        "service, due date and external link. The column changes only by a move. With "
+        "If-Match, a stale version is a 412.",
+        parameters=[IF_MATCH],
+        request=ItemUpdate,
+        responses={200: ItemSerializer, **REFUSALS},
+    )
+    def patch(self, request, item_id):
+        item = item_access(request, item_id, Role.MEMBER)
+        version = expected_version(request, item)
+        data = valid(ItemUpdate, request.data, board=item.board)
+        services.work_item_update(item, actor=request.user, expected_version=version, **data)
+        return item_response(item)
+
+
+class ItemMove(GenericAPIView):
+    serializer_class = MoveOutput
+
+    @extend_schema(
+        summary="Move a work item to a column: the only way its column changes",
+        description="Refused with 409 over a hard WIP limit (code wip_limit) or at a gate with "
+        "pending required criteria (code gate_blocked, with the unmet criteria). An "
+        "Idempotency-Key makes retries safe.",
+        parameters=[IDEMPOTENCY, IF_MATCH],
+        request=MoveInput,
+        responses={200: MoveOutput, **REFUSALS},
+    )
+    def post(self, request, item_id):
+        item = item_access(request, item_id, Role.MEMBER)
+        version = expected_version(request, item)
+        data = valid(MoveInput, request.data, board=item.board)
+        at = history_time(request, data, "at")
+        neighbours = {}
+        for side in ("before", "after"):
+            if side in data:
+                neighbour = WorkItem.objects.filter(board=item.board, pk=data[side]).first()
+                if neighbour is None:
+                    raise exceptions.ValidationError({side: ["No such item on this board."]})
+                neighbours[side] = neighbour
+        result = services.work_item_move(
+            item,
+            data["to_column"],
+            actor=request.user,
+            source=Transition.Source.API,
+            at=at,
+            idempotency_key=request.headers.get("Idempotency-Key"),
+            expected_version=version,
+            **neighbours,
+        )
+        fresh = with_blocked(WorkItem.objects.filter(pk=item.pk)).get()
+        body = {
+            "moved": result.transition is not None and not result.replayed,
+            "replayed": result.replayed,
+            "transition": result.transition.pk if result.transition else None,
+            "soft_limit_exceeded": result.soft_limit_exceeded,
+            "item": ItemSerializer(fresh).data,
+        }
+        response = Response(body)
+        response["ETag"] = etag(fresh)
+        return response
+
+
+class ItemDiscard(GenericAPIView):
+    serializer_class = ItemSerializer
+
+    @extend_schema(
+        summary="Discard a work item (closed without delivery, with a reason)",
+        parameters=[IF_MATCH],
+        request=DiscardInput,
+        responses={200: ItemSerializer, **REFUSALS},
+    )
+    def post(self, request, item_id):
+        item = item_access(request, item_id, Role.MEMBER)
+        version = expected_version(request, item)
+        data = valid(DiscardInput, request.data)
+        services.work_item_discard(
+            item, actor=request.user, reason=data["reason"], expected_version=version
+        )
+        return item_response(item)
+
+
+class ItemUpsertByKey(GenericAPIView):
+    serializer_class = ItemSerializer
+
+    @extend_schema(
+        summary="Create or update the item of an external system by its key",
+        description="Creates the item (201) or updates its fields (200). A status is mapped to "
+        "a column (the board's integration of that source, else a column of the same name) "
+        "and the item is moved there through the move service.",
+        request=ItemUpsert,
+        responses={200: ItemSerializer, 201: ItemSerializer, **REFUSALS},
+    )
+    def put(self, request, slug, source, key):
+        board, _ = board_access(request, slug, Role.MEMBER)
+        data = dict(valid(ItemUpsert, request.data, board=board))
+        status_name = data.pop("status", None)
+        column = None
+        if status_name is not None:
+            column = column_for_status(board, source, status_name)
+            if column is None:
+                raise exceptions.ValidationError(
+                    {"status": [f"{status_name!r} maps to no column of {board.name}."]}
+                )
+        data.pop("external_source", None)
+        data.pop("external_key", None)
+        item = WorkItem.objects.filter(board=board, external_source=source, external_key=key)
+        item = item.first()
+        code = status.HTTP_200_OK
+        if item is None:
+            if "title" not in data:
+                raise exceptions.ValidationError({"title": ["A new item needs a title."]})
+            item = services.work_item_create(
+                board,
+                actor=request.user,
+                source=Transition.Source.API,
+                external_source=source,
+                external_key=key,
+                **data,
+            )
+            code = status.HTTP_201_CREATED
+        else:
+            version = expected_version(request, item)
+            services.work_item_update(item, actor=request.user, expected_version=version, **data)
+        if column is not None and column.pk != item.column_id:
+            services.work_item_move(item, column, actor=request.user, source=Transition.Source.API)
+        return item_response(item, code)

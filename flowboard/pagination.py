@@ -1,0 +1,29 @@
+"""Cursor pagination on every list: stable under inserts (a sync that pages through items while
+others are created never skips or repeats one), by id. A cursor that was not made by this API
+is a 400 naming it, not a 404."""
+
+from rest_framework import exceptions
+from rest_framework.pagination import CursorPagination
+
+
+class Cursor(CursorPagination):
+    ordering = "id"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError(
+                {self.cursor_query_param: ["Not a cursor of this list: follow next/previous."]}
+            ) from None
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and (not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size):
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]}
+            )
+        return super().get_page_size(request)
