@@ -50,7 +50,7 @@ class ItemFilter(django_filters.FilterSet):
 class TransitionFilter(django_filters.FilterSet):
     since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
-    item = django_filters.NumberFilter(field_name="item_id")
+    item = django_filters.NumberFilter(field_name="item_id", min_value=1, max_value=2**63 - 1)
     source = django_filters.ChoiceFilter(choices=Transition.Source.choices)
 
     class Meta:

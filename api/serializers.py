@@ -2,6 +2,9 @@
 know or that can't be written (the services check every rule); output serializers shape data.
 """
 
+import datetime as dt
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from boards.models import Block, Board, Column, Transition, WorkItem
@@ -58,23 +61,75 @@ def _text_problem(value) -> str | None:
     return None
 
 
+MAX_ID = 2**63 - 1  # ids are 64-bit: a larger number is no id (and would overflow the query)
+
+
+def Id(**kwargs) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+            {"type": "string", "minLength": 1, "maxLength": 80},
+        ]
+    }
+)
 class ColumnRef(serializers.Field):
     """A column of the board in context, given by id (a number) or by name (any case)."""
 
-    default_error_messages = {"unknown": "{value!r} is not a column of this board."}
+    default_error_messages = {"type": "A column id (a number) or name (text)."}
 
     def to_internal_value(self, value):
+        """A value of the wrong type is malformed (400); a well-formed reference to a column the
+        board does not have is refused by rule (422, ``InvalidInput``)."""
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            self.fail("type")
         board: Board = self.context["board"]
         columns = self.context.setdefault("columns", list(board.columns.order_by("position")))
         for column in columns:
-            if (isinstance(value, int) and not isinstance(value, bool) and column.pk == value) or (
+            if (isinstance(value, int) and column.pk == value) or (
                 isinstance(value, str) and value.strip().lower() == column.name.lower()
             ):
                 return column
-        self.fail("unknown", value=value if isinstance(value, int | str) else str(value)[:60])
+        names = ", ".join(c.name for c in columns)
+        raise InvalidInput(
+            f"{value!r} is not a column of {board.name} (columns: {names}).",
+            field=self.field_name,
+        )
 
     def to_representation(self, value):
         return value.name
+
+
+class Moment(serializers.DateTimeField):
+    """A time of history: with its offset (a naive time is ambiguous), from 1970 to 2999."""
+
+    default_error_messages = {
+        "naive": "Give the time with its offset, e.g. 2026-03-01T09:00:00Z.",
+        "range": "A time from 1970 to 2999.",
+    }
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            try:
+                parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is None:
+                self.fail("naive")
+            if parsed is not None and not 1970 <= parsed.year <= 2999:
+                self.fail("range")
+        try:
+            return super().to_internal_value(value)
+        except (OverflowError, ValueError):
+            self.fail("range")
+
+
+def in_date_range(value: dt.date) -> None:
+    if not validation.EARLIEST_DATE <= value <= validation.LATEST_DATE:
+        raise serializers.ValidationError("A date from 1970-01-01 to 2999-12-31.")
 
 
 class ColumnSerializer(serializers.ModelSerializer):
@@ -111,13 +166,15 @@ class BoardSerializer(serializers.ModelSerializer):
 
 
 class ColumnInput(StrictSerializer):
-    id = serializers.IntegerField(required=False, help_text="An existing column; omit to add one.")
+    id = Id(required=False, help_text="An existing column; omit to add one.")
     name = serializers.CharField(max_length=80)
     stage = serializers.ChoiceField(choices=Column.Stage.choices, default=Column.Stage.DEVELOPMENT)
     activity = serializers.ChoiceField(
         choices=Column.Activity.choices, default=Column.Activity.ACTIVE
     )
-    wip_limit = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    wip_limit = serializers.IntegerField(
+        min_value=1, max_value=10_000, required=False, allow_null=True
+    )
     wip_policy = serializers.ChoiceField(
         choices=Column.WipPolicy.choices, default=Column.WipPolicy.SOFT
     )
@@ -183,7 +240,10 @@ class ItemFields(StrictSerializer):
         choices=WorkItem.ClassOfService.choices, required=False
     )
     due_date = serializers.DateField(
-        required=False, allow_null=True, help_text="From 1970-01-01 to 2999-12-31."
+        required=False,
+        allow_null=True,
+        validators=[in_date_range],
+        help_text="From 1970-01-01 to 2999-12-31.",
     )
     external_source = serializers.CharField(max_length=20, required=False, allow_blank=True)
     external_key = serializers.CharField(max_length=120, required=False, allow_blank=True)
@@ -192,7 +252,7 @@ class ItemFields(StrictSerializer):
 
 class ItemCreate(ItemFields):
     column = ColumnRef(required=False, help_text="Column id or name; the first column by default.")
-    created_at = serializers.DateTimeField(
+    created_at = Moment(
         required=False, help_text="History from another tool: integration tokens only."
     )
     read_only_reasons = {
@@ -213,11 +273,11 @@ class ItemUpsert(ItemFields):
 
 class MoveInput(StrictSerializer):
     to_column = ColumnRef(help_text="Column id or name.")
-    at = serializers.DateTimeField(
+    at = Moment(
         required=False, help_text="When it moved (history): integration tokens only, not future."
     )
-    before = serializers.IntegerField(required=False, help_text="Place it before this item id.")
-    after = serializers.IntegerField(required=False, help_text="Place it after this item id.")
+    before = Id(required=False, help_text="Place it before this item id.")
+    after = Id(required=False, help_text="Place it after this item id.")
 
 
 class MoveOutput(serializers.Serializer):
@@ -275,7 +335,7 @@ class ReopenInput(StrictSerializer):
 
 
 class BlockSerializer(serializers.ModelSerializer):
-    criterion = serializers.PrimaryKeyRelatedField(read_only=True)
+    criterion = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = Block
@@ -285,7 +345,7 @@ class BlockSerializer(serializers.ModelSerializer):
 class BlockCreate(StrictSerializer):
     reason = serializers.ChoiceField(choices=Block.Reason.choices)
     note = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
-    criterion = serializers.IntegerField(required=False, help_text="The criterion it holds up.")
+    criterion = Id(required=False, help_text="The criterion it holds up.")
 
 
 class TransitionSerializer(serializers.ModelSerializer):
@@ -303,12 +363,3 @@ class TransitionSerializer(serializers.ModelSerializer):
 
     def get_actor(self, transition) -> str | None:
         return transition.actor.get_username() if transition.actor_id else None
-
-
-class Problem(serializers.Serializer):
-    """The one shape of every error."""
-
-    code = serializers.CharField()
-    detail = serializers.CharField()
-    errors = serializers.DictField(required=False)
-    unmet = serializers.ListField(required=False)

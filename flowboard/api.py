@@ -9,11 +9,12 @@ messages) for invalid input and, for a refused move at a gate, ``unmet`` (the pe
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
+from rest_framework.metadata import SimpleMetadata
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from flowboard.errors import FlowboardError
+from flowboard.errors import FlowboardError, MalformedInput
 
 API_PREFIX = "/api/"
 
@@ -46,6 +47,36 @@ def exception_handler(exc, context):
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
             response.data["retry_after"] = int(exc.wait + 0.999)
     return response
+
+
+class Problem(serializers.Serializer):
+    """The one shape of every error (for the OpenAPI schema)."""
+
+    code = serializers.CharField(help_text="Stable and machine-readable: wip_limit, not_found...")
+    detail = serializers.CharField(help_text="A sentence for a person.")
+    errors = serializers.DictField(required=False, help_text="Messages per field.")
+    unmet = serializers.ListField(required=False, help_text="A gate's pending criteria.")
+
+
+class Metadata(SimpleMetadata):
+    """OPTIONS answers the view's name, description and content types; what each field takes
+    is in the OpenAPI schema (/api/schema/), so no object is looked up for it."""
+
+    def determine_actions(self, request, view):
+        return {}
+
+
+def refuse_unknown_query(request, allowed) -> None:
+    """A query parameter the endpoint does not take is a 400 naming it: a typo in a filter
+    (``?colum=Build``) would otherwise answer with everything."""
+    unknown = sorted(set(request.query_params) - set(allowed))
+    if unknown:
+        known = ", ".join(sorted(allowed)) or "none"
+        raise MalformedInput(
+            f"Unknown query parameter{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(name) for name in unknown)}; this endpoint takes: {known}.",
+            errors={name: ["Unknown parameter."] for name in unknown},
+        )
 
 
 def invalid(errors) -> dict:

@@ -2,6 +2,15 @@
 
 Services raise these; the API's exception handler (``flowboard.api``), the board views and the
 admin turn them into a precise 4xx answer. Each carries a machine-readable ``code`` and ``detail``.
+
+The statuses follow one rule across the API:
+- **400**: the request is not of the documented shape (malformed JSON, a wrong type or format,
+  an unknown field): ``MalformedInput``, and DRF's own validation errors;
+- **422**: well-formed, but a rule refuses its content: a column that is not on the board, a
+  time before the item's last move or in the future, a missing reason (``InvalidInput``,
+  ``InvalidMove``, ``IdempotencyConflict``);
+- **409**: the state of the board refuses it now: a WIP limit, a gate, a discarded item, a
+  stale version (``WipLimitExceeded``, ``GateBlocked``, ...).
 """
 
 from typing import Any
@@ -26,6 +35,7 @@ class InvalidMove(FlowboardError):
     """The move makes no sense: a column of another board, a time out of order."""
 
     code = "invalid_move"
+    http_status = 422
 
 
 class WipLimitExceeded(FlowboardError):
@@ -56,9 +66,18 @@ class InvalidTransition(FlowboardError):
 
 
 class InvalidInput(FlowboardError):
-    """A value that fails validation: a missing reason, a malformed link, a duplicate key."""
+    """A value a rule refuses: a missing reason, a malformed link, a duplicate key, a time out
+    of order (HTTP 422: the request was understood)."""
 
     code = "invalid_input"
+    http_status = 422
+
+
+class MalformedInput(InvalidInput):
+    """A value that is not of the expected shape, such as a query parameter that is not a date
+    (HTTP 400)."""
+
+    http_status = 400
 
 
 class IdempotencyConflict(FlowboardError):

@@ -1,9 +1,11 @@
 """Cursor pagination on every list: stable under inserts (a sync that pages through items while
 others are created never skips or repeats one), by id. A cursor that was not made by this API
-is a 400 naming it, not a 404."""
+is refused by rule (422) naming it, not a 404; a page size out of range is a 400."""
 
 from rest_framework import exceptions
 from rest_framework.pagination import CursorPagination
+
+from flowboard.errors import InvalidInput
 
 
 class Cursor(CursorPagination):
@@ -16,9 +18,17 @@ class Cursor(CursorPagination):
         try:
             return super().decode_cursor(request)
         except exceptions.NotFound:
-            raise exceptions.ValidationError(
-                {self.cursor_query_param: ["Not a cursor of this list: follow next/previous."]}
+            raise InvalidInput(
+                "Not a cursor of this list: follow the next and previous links.",
+                field=self.cursor_query_param,
             ) from None
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)

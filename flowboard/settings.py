@@ -196,8 +196,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["api.auth.TokenRateThrottle"],
     "EXCEPTION_HANDLER": "flowboard.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "flowboard.pagination.Cursor",
+    "DEFAULT_METADATA_CLASS": "flowboard.api.Metadata",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.Schema",
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

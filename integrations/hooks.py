@@ -20,8 +20,8 @@ import json
 from django.db import IntegrityError, transaction
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
+from flowboard.api import problem
 from integrations import tasks
 from integrations.models import Delivery, Integration
 from integrations.signatures import verify
@@ -41,13 +41,12 @@ KEPT_HEADERS = {
 }  # fmt: skip
 
 
-def problem(code: str, detail: str, status: int) -> JsonResponse:
-    return JsonResponse({"code": code, "detail": detail}, status=status)
-
-
 @csrf_exempt
-@require_POST
 def receive(request, kind: str, public_id):
+    if request.method != "POST":
+        response = problem("method_not_allowed", "Webhooks are delivered by POST.", 405)
+        response["Allow"] = "POST"
+        return response
     integration = Integration.objects.filter(public_id=public_id, kind=kind, active=True).first()
     if integration is None:
         return problem("not_found", "No active integration at this address.", 404)

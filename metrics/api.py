@@ -3,36 +3,56 @@ snapshot tables (``metrics.selectors``); no request recomputes a board.
 
 Members of a board (any role) and superusers can read it; to anyone else signed in the board
 does not exist (404). A board without history answers 200 with ``has_history: false``, the same
-shape and empty series. Malformed query parameters answer 400 naming the parameter.
+shape and empty series. Malformed query parameters answer 400 naming the parameter; well-formed
+ones a rule refuses (since after until, a forecast date in the past) answer 422.
 """
 
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from boards.models import Board
-from flowboard.errors import InvalidInput
+from flowboard.api import Problem, refuse_unknown_query
+from flowboard.errors import InvalidInput, MalformedInput
 from flowboard.pagination import Cursor
 from metrics import loaders, selectors
 from metrics.serializers import (
     MAX_PAGE,
+    RULE,
     CycleTimeQuery,
     DateRangeQuery,
     ForecastQuery,
     ThroughputQuery,
 )
 
+METRICS_RESPONSE = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description="The figures as defined in docs/metrics.md; `has_history: false` with empty "
+    "series for a board without history.",
+)
+
+
+RULE_REFUSAL = OpenApiResponse(
+    Problem,
+    description="Well-formed parameters a rule refuses: since after until, a forecast "
+    "date in the past, more than one question.",
+)
+
 
 def parse_query(serializer_class, request: Request, **context) -> dict[str, Any]:
-    """The validated query parameters, or ``InvalidInput`` listing each bad one by name."""
+    """The validated query parameters, or an error listing each bad one by name: 400 when one
+    is malformed (``MalformedInput``), 422 when they are well-formed but a rule refuses them
+    (``InvalidInput``)."""
     fields = serializer_class().fields
     empty = [name for name in fields if request.query_params.get(name, None) == ""]
     if empty:
-        raise InvalidInput(
+        raise MalformedInput(
             " ".join(
                 f"{name}: is empty; give a value or leave the parameter out." for name in empty
             ),
@@ -41,11 +61,13 @@ def parse_query(serializer_class, request: Request, **context) -> dict[str, Any]
     query = serializer_class(data=request.query_params, context=context)
     if query.is_valid():
         return query.validated_data
-    messages = []
+    messages, codes = [], set()
     for name, errors in query.errors.items():
         prefix = "" if name == "non_field_errors" else f"{name}: "
         messages.extend(f"{prefix}{error}" for error in errors)
-    raise InvalidInput(" ".join(messages), errors=query.errors)
+        codes.update(getattr(error, "code", None) for error in errors)
+    error = InvalidInput if codes == {RULE} else MalformedInput
+    raise error(" ".join(messages), errors=query.errors)
 
 
 class CycleTimePagination(Cursor):
@@ -58,7 +80,15 @@ class CycleTimePagination(Cursor):
 
 
 class BoardMetricsAPI(APIView):
-    """Base: the board of the URL, if the user may read it."""
+    """Base: the board of the URL, if the user may read it. It takes the query parameters of
+    its ``query_class`` and refuses any other by name."""
+
+    query_class = None
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        allowed = self.query_class().fields if self.query_class else {}
+        refuse_unknown_query(request, allowed)
 
     def get_board(self, slug: str) -> Board:
         board = selectors.readable_board(self.request.user, slug)
@@ -72,11 +102,22 @@ class BoardMetricsAPI(APIView):
 
 
 class SummaryAPI(BoardMetricsAPI):
+    @extend_schema(
+        summary="The board's flow summary: WIP, throughput, cycle-time percentiles, bottleneck",
+        responses={200: METRICS_RESPONSE, 422: RULE_REFUSAL},
+    )
     def get(self, request: Request, slug: str) -> Response:
         return Response(selectors.board_summary(self.get_board(slug)))
 
 
 class CycleTimesAPI(BoardMetricsAPI):
+    query_class = CycleTimeQuery
+
+    @extend_schema(
+        summary="Cycle times of delivered items (cursor pages) and their percentiles",
+        parameters=[CycleTimeQuery],
+        responses={200: METRICS_RESPONSE, 422: RULE_REFUSAL},
+    )
     def get(self, request: Request, slug: str) -> Response:
         board = self.get_board(slug)
         query = parse_query(CycleTimeQuery, request)
@@ -100,6 +141,13 @@ class CycleTimesAPI(BoardMetricsAPI):
 
 
 class CfdAPI(BoardMetricsAPI):
+    query_class = DateRangeQuery
+
+    @extend_schema(
+        summary="Cumulative flow: items per column per day",
+        parameters=[DateRangeQuery],
+        responses={200: METRICS_RESPONSE, 422: RULE_REFUSAL},
+    )
     def get(self, request: Request, slug: str) -> Response:
         board = self.get_board(slug)
         query = parse_query(DateRangeQuery, request)
@@ -118,6 +166,13 @@ class CfdAPI(BoardMetricsAPI):
 
 
 class ThroughputAPI(BoardMetricsAPI):
+    query_class = ThroughputQuery
+
+    @extend_schema(
+        summary="Items delivered per day or week",
+        parameters=[ThroughputQuery],
+        responses={200: METRICS_RESPONSE, 422: RULE_REFUSAL},
+    )
     def get(self, request: Request, slug: str) -> Response:
         board = self.get_board(slug)
         query = parse_query(ThroughputQuery, request)
@@ -139,6 +194,10 @@ class ThroughputAPI(BoardMetricsAPI):
 
 
 class AgingAPI(BoardMetricsAPI):
+    @extend_schema(
+        summary="Work in progress with its age, against the cycle-time percentiles",
+        responses={200: METRICS_RESPONSE, 422: RULE_REFUSAL},
+    )
     def get(self, request: Request, slug: str) -> Response:
         board = self.get_board(slug)
         if not selectors.has_history(board):
@@ -148,6 +207,13 @@ class AgingAPI(BoardMetricsAPI):
 
 
 class TimeInColumnAPI(BoardMetricsAPI):
+    query_class = DateRangeQuery
+
+    @extend_schema(
+        summary="Time spent in each column, and flow efficiency",
+        parameters=[DateRangeQuery],
+        responses={200: METRICS_RESPONSE, 422: RULE_REFUSAL},
+    )
     def get(self, request: Request, slug: str) -> Response:
         board = self.get_board(slug)
         query = parse_query(DateRangeQuery, request)
@@ -164,6 +230,10 @@ class TimeInColumnAPI(BoardMetricsAPI):
 
 
 class ReadinessAPI(BoardMetricsAPI):
+    @extend_schema(
+        summary="Business readiness: criteria per track, gate waits, blockers",
+        responses={200: METRICS_RESPONSE, 422: RULE_REFUSAL},
+    )
     def get(self, request: Request, slug: str) -> Response:
         board = self.get_board(slug)
         if not selectors.has_history(board):
@@ -172,6 +242,13 @@ class ReadinessAPI(BoardMetricsAPI):
 
 
 class ForecastAPI(BoardMetricsAPI):
+    query_class = ForecastQuery
+
+    @extend_schema(
+        summary="Monte Carlo forecast: when (items), how many (date), or for keys",
+        parameters=[ForecastQuery],
+        responses={200: METRICS_RESPONSE, 422: RULE_REFUSAL},
+    )
     def get(self, request: Request, slug: str) -> Response:
         board = self.get_board(slug)
         now = timezone.now()

@@ -1,5 +1,7 @@
-"""Query parameters of the metrics API, validated. Each error names its parameter; the API turns
-them into one ``InvalidInput`` (HTTP 400) through ``flowboard.api.exception_handler``."""
+"""Query parameters of the metrics API, validated. Each error names its parameter. A parameter
+that is not of its documented shape is a 400; well-formed parameters that a rule refuses (since
+after until, a forecast date in the past, two questions at once) carry the code ``RULE`` and
+are a 422 (``metrics.api.parse_query``)."""
 
 import datetime as dt
 
@@ -11,6 +13,7 @@ DATE_ERRORS = {"invalid": "expected a date as YYYY-MM-DD."}
 MAX_PAGE = 1000
 MAX_ITEMS = 1000  # a forecast's cost grows with N; see docs/BENCHMARKS.md
 MAX_KEYS = 200
+RULE = "rule"  # the error code of a well-formed parameter a rule refuses (HTTP 422)
 
 
 # Dates outside these years can't be real flow history, and would overflow date arithmetic.
@@ -42,7 +45,7 @@ class DateRangeQuery(serializers.Serializer):
         since, until = attrs.get("since"), attrs.get("until")
         if since and until and since > until:
             raise serializers.ValidationError(
-                {"since": f"since ({since}) must be on or before until ({until})."}
+                {"since": f"since ({since}) must be on or before until ({until})."}, code=RULE
             )
         return attrs
 
@@ -83,11 +86,11 @@ class ForecastQuery(serializers.Serializer):
         today = self.context["today"]
         if value <= today:
             raise serializers.ValidationError(
-                f"must be in the future (after {today}, today in the board's zone)."
+                f"must be in the future (after {today}, today in the board's zone).", code=RULE
             )
         horizon = self.context["max_days"]
         if (value - today).days > horizon:
-            raise serializers.ValidationError(f"must be within {horizon} days of today.")
+            raise serializers.ValidationError(f"must be within {horizon} days of today.", code=RULE)
         return value
 
     def validate_keys(self, value: str) -> list[str]:
@@ -103,6 +106,7 @@ class ForecastQuery(serializers.Serializer):
         if len(given) != 1:
             which = " and ".join(given) if given else "none of them"
             raise serializers.ValidationError(
-                f"give exactly one of the parameters items, date or keys (got {which})."
+                f"give exactly one of the parameters items, date or keys (got {which}).",
+                code=RULE,
             )
         return attrs

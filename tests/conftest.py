@@ -1,12 +1,19 @@
 """Shared fixtures: a standard board, its columns by name, and three named users."""
 
 import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 from boards.models import BoardMembership
 from tests.factories import BoardFactory, MembershipFactory, UserFactory
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -77,3 +84,46 @@ def pytest_runtest_makereport(item, call):
     elif browser and item.get_closest_marker("e2e"):
         report.outcome = "failed"
         report.longrepr = f"{item.nodeid}: skipped in a run that requires the browser tests"
+
+
+def _test_database_url() -> str:
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def worker(postgres_only, settings):
+    """Start real Celery workers (``worker()``, ``worker("prefork", SETTING="1")``) on the test
+    database and Redis; they are stopped, and their log printed, at the end of the test."""
+    from flowboard.celery import app
+
+    if not settings.REDIS_URL:
+        pytest.skip("needs Redis: set REDIS_URL")
+    assert not settings.CELERY_TASK_ALWAYS_EAGER
+    settings.METRICS_DEBOUNCE_SECONDS = 1
+    cache.clear()
+    app.control.purge()
+    log = open(ROOT / f".worker-{uuid.uuid4().hex[:8]}.log", "w+")  # noqa: SIM115
+
+    def start(pool: str = "solo", **env: str) -> subprocess.Popen:
+        env = {**os.environ, "DATABASE_URL": _test_database_url(), **env}
+        command = [sys.executable, "-m", "celery", "-A", "flowboard", "worker", "-P", pool]
+        command += ["-c", "1", "-l", "info", "--without-gossip", "--without-mingle"]
+        command += ["-n", f"test-{uuid.uuid4().hex[:6]}@%h"]
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    processes: list[subprocess.Popen] = []
+
+    def started(*args, **kwargs) -> subprocess.Popen:
+        processes.append(start(*args, **kwargs))
+        return processes[-1]
+
+    yield started
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=20)
+    log.seek(0)
+    print(log.read())
+    log.close()
+    os.unlink(log.name)

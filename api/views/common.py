@@ -1,8 +1,28 @@
 """Helpers the API views share: validated input, and the ETag and If-Match of an item."""
 
 from rest_framework import exceptions
+from rest_framework.generics import GenericAPIView
 
 from boards.models import WorkItem
+from flowboard.api import refuse_unknown_query
+
+
+class ApiView(GenericAPIView):
+    """Base of the API's views: query parameters are the filters, the pages of a list
+    (``listing``) and ``query_params``; any other is refused by name."""
+
+    listing = False
+    filterset_class = None
+    query_params: tuple[str, ...] = ()
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        allowed = set(self.query_params)
+        if self.filterset_class is not None:
+            allowed |= set(self.filterset_class.base_filters)
+        if self.listing and self.paginator is not None:
+            allowed |= {self.paginator.cursor_query_param, self.paginator.page_size_query_param}
+        refuse_unknown_query(request, allowed)
 
 
 def valid(serializer_class, data, **context) -> dict:

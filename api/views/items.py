@@ -2,16 +2,18 @@
 by external key. Every change goes through ``boards.services``; a refusal is its 4xx in the one
 error shape (``flowboard.api``)."""
 
+import re
+
 from django.db.models import Exists, OuterRef
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from api.auth import board_access, is_token, require
 from api.filters import ItemFilter
 from api.serializers import (
+    MAX_ID,
     DiscardInput,
     ItemCreate,
     ItemSerializer,
@@ -19,12 +21,13 @@ from api.serializers import (
     ItemUpsert,
     MoveInput,
     MoveOutput,
-    Problem,
 )
-from api.views.common import etag, expected_version, valid
+from api.views.common import ApiView, etag, expected_version, valid
 from boards import services
 from boards.models import Block, Transition, WorkItem
 from boards.permissions import Role, role_on, visible_boards
+from flowboard.api import Problem
+from flowboard.errors import InvalidInput, MalformedInput
 from integrations.mapping import column_for_status
 
 IDEMPOTENCY = OpenApiParameter(
@@ -32,19 +35,23 @@ IDEMPOTENCY = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     description="Makes a retry safe: the same key with the same body returns the first move; "
-    "with another body, 422.",
+    "with another body, 422. Up to 200 visible ASCII characters.",
+    pattern=r"^[!-~]{1,200}$",
 )
 IF_MATCH = OpenApiParameter(
-    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, description="The item's ETag."
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description='The item\'s ETag ("3", W/"3", a list, or *): a stale one is a 412.',
+    pattern=r'^(\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)$',
 )
 REFUSALS = {
-    400: OpenApiResponse(Problem, description="Malformed or invalid input"),
-    403: OpenApiResponse(Problem, description="Your role may not do this"),
-    404: OpenApiResponse(Problem, description="No such item on your boards"),
-    409: OpenApiResponse(Problem, description="Refused: WIP limit, gate, state"),
-    412: OpenApiResponse(Problem, description="If-Match no longer matches"),
-    422: OpenApiResponse(Problem, description="Idempotency key reused for another request"),
-}
+    409: OpenApiResponse(Problem, description="Refused by the board's state: a WIP limit "
+                         "(wip_limit), a gate (gate_blocked, with unmet), a discarded item"),
+    412: OpenApiResponse(Problem, description="If-Match no longer matches the item's version"),
+    422: OpenApiResponse(Problem, description="Well-formed, but refused by a rule: a column not "
+                         "on the board, a time out of order, an idempotency key reused"),
+}  # fmt: skip
 
 
 def with_blocked(queryset):
@@ -55,6 +62,8 @@ def with_blocked(queryset):
 
 def item_access(request, item_id, needed: str = Role.VIEWER) -> WorkItem:
     """The item, if its board is one of the caller's (404 otherwise), with the role needed."""
+    if item_id > MAX_ID:
+        raise exceptions.NotFound("No item with this id on your boards.")
     item = (
         with_blocked(WorkItem.objects.filter(board__in=visible_boards(request.user)))
         .select_related("board")
@@ -74,24 +83,42 @@ def item_response(item: WorkItem, code=status.HTTP_200_OK) -> Response:
     return response
 
 
+def idempotency_key(request) -> str | None:
+    """The ``Idempotency-Key`` header: 1 to 200 visible ASCII characters (400 otherwise)."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not re.fullmatch(r"[!-~]{1,200}", key):
+        raise MalformedInput(
+            "The Idempotency-Key must be 1 to 200 visible ASCII characters (no spaces), such "
+            "as a UUID.",
+            field="Idempotency-Key",
+        )
+    return key
+
+
 def history_time(request, data: dict, field: str):
     """A time of history (``at``, ``created_at``): integration tokens only."""
     if field in data and not is_token(request):
-        raise exceptions.ValidationError(
-            {field: ["Only integration tokens may date a change; leave it out to use now."]}
+        raise InvalidInput(
+            "Only integration tokens may date a change; leave it out to use now.", field=field
         )
     return data.get(field)
 
 
-class ItemList(GenericAPIView):
+class ItemList(ApiView):
+    listing = True
     serializer_class = ItemSerializer
     filterset_class = ItemFilter
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator
+            return WorkItem.objects.none()
         board, _ = board_access(self.request, self.kwargs["slug"])
         return with_blocked(WorkItem.objects.filter(board=board))
 
-    @extend_schema(summary="The board's work items (filter by column, kind, blocked...)")
+    @extend_schema(
+        summary="The board's work items (filter by column, kind, blocked...)",
+        responses=ItemSerializer(many=True),
+    )
     def get(self, request, slug):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(ItemSerializer(page, many=True).data)
@@ -123,7 +150,7 @@ class ItemList(GenericAPIView):
         return item_response(item, status.HTTP_201_CREATED)
 
 
-class ItemDetail(GenericAPIView):
+class ItemDetail(ApiView):
     serializer_class = ItemSerializer
 
     @extend_schema(summary="A work item (its ETag carries its version)")
@@ -141,13 +168,13 @@ class ItemDetail(GenericAPIView):
     )
     def patch(self, request, item_id):
         item = item_access(request, item_id, Role.MEMBER)
-        version = expected_version(request, item)
         data = valid(ItemUpdate, request.data, board=item.board)
+        version = expected_version(request, item)
         services.work_item_update(item, actor=request.user, expected_version=version, **data)
         return item_response(item)
 
 
-class ItemMove(GenericAPIView):
+class ItemMove(ApiView):
     serializer_class = MoveOutput
 
     @extend_schema(
@@ -161,15 +188,16 @@ class ItemMove(GenericAPIView):
     )
     def post(self, request, item_id):
         item = item_access(request, item_id, Role.MEMBER)
-        version = expected_version(request, item)
+        key = idempotency_key(request)
         data = valid(MoveInput, request.data, board=item.board)
+        version = expected_version(request, item)
         at = history_time(request, data, "at")
         neighbours = {}
         for side in ("before", "after"):
             if side in data:
                 neighbour = WorkItem.objects.filter(board=item.board, pk=data[side]).first()
                 if neighbour is None:
-                    raise exceptions.ValidationError({side: ["No such item on this board."]})
+                    raise InvalidInput(f"No item {data[side]} on this board.", field=side)
                 neighbours[side] = neighbour
         result = services.work_item_move(
             item,
@@ -177,7 +205,7 @@ class ItemMove(GenericAPIView):
             actor=request.user,
             source=Transition.Source.API,
             at=at,
-            idempotency_key=request.headers.get("Idempotency-Key"),
+            idempotency_key=key,
             expected_version=version,
             **neighbours,
         )
@@ -194,7 +222,7 @@ class ItemMove(GenericAPIView):
         return response
 
 
-class ItemDiscard(GenericAPIView):
+class ItemDiscard(ApiView):
     serializer_class = ItemSerializer
 
     @extend_schema(
@@ -205,15 +233,15 @@ class ItemDiscard(GenericAPIView):
     )
     def post(self, request, item_id):
         item = item_access(request, item_id, Role.MEMBER)
-        version = expected_version(request, item)
         data = valid(DiscardInput, request.data)
+        version = expected_version(request, item)
         services.work_item_discard(
             item, actor=request.user, reason=data["reason"], expected_version=version
         )
         return item_response(item)
 
 
-class ItemUpsertByKey(GenericAPIView):
+class ItemUpsertByKey(ApiView):
     serializer_class = ItemSerializer
 
     @extend_schema(
@@ -232,8 +260,10 @@ class ItemUpsertByKey(GenericAPIView):
         if status_name is not None:
             column = column_for_status(board, source, status_name)
             if column is None:
-                raise exceptions.ValidationError(
-                    {"status": [f"{status_name!r} maps to no column of {board.name}."]}
+                raise InvalidInput(
+                    f"{status_name!r} maps to no column of {board.name}: add it to the "
+                    f"mapping of its {source} integration, or name a column.",
+                    field="status",
                 )
         data.pop("external_source", None)
         data.pop("external_key", None)
@@ -242,7 +272,7 @@ class ItemUpsertByKey(GenericAPIView):
         code = status.HTTP_200_OK
         if item is None:
             if "title" not in data:
-                raise exceptions.ValidationError({"title": ["A new item needs a title."]})
+                raise InvalidInput("A new item needs a title.", field="title")
             item = services.work_item_create(
                 board,
                 actor=request.user,

@@ -70,23 +70,25 @@ def test_unknown_and_read_only_fields_are_refused_by_name(api, board, field, val
 
 
 @pytest.mark.parametrize(
-    "at, words",
+    "at, status, words",
     [
-        ("0001-01-01T00:00:00Z", "before"),
-        ("1899-12-31T23:59:59Z", "before"),
-        ("2999-01-01T00:00:00Z", "future"),
-        ("9999-12-31T23:59:59Z", "future"),
-        ("2026-02-30T10:00:00Z", "Datetime has wrong format"),
-        ("tomorrow", "Datetime has wrong format"),
+        ("0001-01-01T00:00:00Z", 400, "A time from 1970 to 2999."),
+        ("0001-01-01T00:00:00+05:00", 400, "A time from 1970 to 2999."),
+        ("1899-12-31T23:59:59Z", 400, "A time from 1970 to 2999."),
+        ("9999-12-31T23:59:59-05:00", 400, "A time from 1970 to 2999."),
+        ("2999-01-01T00:00:00Z", 422, "cannot be dated in the future"),
+        ("2026-02-30T10:00:00Z", 400, "Datetime has wrong format"),
+        ("2026-01-01T10:00:00", 400, "Give the time with its offset"),
+        ("tomorrow", 400, "Datetime has wrong format"),
     ],
 )
-def test_far_past_and_future_dates(api, board, at, words):
+def test_far_past_and_future_dates(api, board, at, status, words):
     item = WorkItemFactory(board=board)
     moved = api.post(item_url(item, "move"), {"to_column": "Build", "at": at}, format="json")
-    assert moved.status_code == 400, moved.content
+    assert moved.status_code == status, moved.content
     assert words in json.dumps(moved.json())
     created = api.post(items_url(board), {"title": "Old", "created_at": at}, format="json")
-    assert created.status_code == 400, created.content
+    assert created.status_code == status, created.content
     assert Transition.objects.count() == 1
 
 

@@ -130,9 +130,14 @@ def test_cursor_pagination_is_stable_while_items_are_created(api, board):
         page = api.get(page["next"]).json()
         seen += [row["id"] for row in page["results"]]
     assert seen == sorted(seen) and len(seen) == len(set(seen)) == 6
-    for bad in ("?cursor=bm9wZQ", "?page_size=0", "?page_size=501", "?page_size=x"):
+    for bad in ("?page_size=0", "?page_size=501", "?page_size=x", "?colum=Build"):
         response = api.get(items_url(board, bad))
         assert response.status_code == 400, bad
+    typo = api.get(items_url(board, "?colum=Build")).json()
+    assert typo["errors"] == {"colum": ["Unknown parameter."]}
+    assert "this endpoint takes: blocked, column, cursor" in typo["detail"]
+    forged = api.get(items_url(board, "?cursor=bm9wZQ"))
+    assert forged.status_code == 422 and forged.json()["errors"]["cursor"]
 
 
 def test_the_list_runs_a_fixed_number_of_queries(
@@ -154,5 +159,5 @@ def test_a_member_session_creates_with_now_only(board, member):
     response = client.post(
         items_url(board), {"title": "Back-dated", "created_at": "2024-01-01T00:00:00Z"}
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "Only integration tokens" in response.json()["errors"]["created_at"][0]

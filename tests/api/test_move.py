@@ -85,18 +85,18 @@ def test_at_is_for_integration_tokens_and_never_in_the_future(api, board, member
     past = (timezone.now() - dt.timedelta(days=3)).isoformat()
     session = session_client(member)
     refused = session.post(item_url(item, "move"), {"to_column": "Ready", "at": past})
-    assert refused.status_code == 400
+    assert refused.status_code == 422
     assert "Only integration tokens" in refused.json()["errors"]["at"][0]
     dated = api.post(item_url(item, "move"), {"to_column": "Ready", "at": past}, format="json")
     assert dated.status_code == 200
     assert Transition.objects.get(pk=dated.json()["transition"]).at.isoformat() == past
     future = (timezone.now() + dt.timedelta(hours=2)).isoformat()
     ahead = api.post(item_url(item, "move"), {"to_column": "Build", "at": future}, format="json")
-    assert ahead.status_code == 400
+    assert ahead.status_code == 422
     assert "future" in ahead.json()["detail"]
     before = (timezone.now() - dt.timedelta(days=5)).isoformat()
     older = api.post(item_url(item, "move"), {"to_column": "Build", "at": before}, format="json")
-    assert older.status_code == 400
+    assert older.status_code == 422
     assert "last move" in older.json()["detail"]
     naive = api.post(item_url(item, "move"), {"to_column": "Build", "at": "2026-01-01T10:00"})
     assert naive.status_code == 400
@@ -107,8 +107,12 @@ def test_a_column_of_another_board_is_refused(api, board):
     item = WorkItemFactory(board=board)
     theirs = other.columns.get(name="Build")
     response = api.post(item_url(item, "move"), {"to_column": theirs.pk}, format="json")
-    assert response.status_code == 400
-    assert response.json()["errors"]["to_column"] == [f"{theirs.pk} is not a column of this board."]
+    assert response.status_code == 422
+    assert response.json()["errors"]["to_column"][0].startswith(
+        f"{theirs.pk} is not a column of {board.name} (columns: Backlog, Ready, Build"
+    )
+    wrong_type = api.post(item_url(item, "move"), {"to_column": ["Build"]}, format="json")
+    assert wrong_type.status_code == 400
 
 
 def test_placing_between_neighbours(api, board, col):
@@ -121,7 +125,7 @@ def test_placing_between_neighbours(api, board, col):
     assert a.rank < placed.json()["item"]["rank"] < b.rank
     foreign = WorkItemFactory(board=BoardFactory())
     bad = api.post(item_url(c, "move"), {"to_column": "Build", "before": foreign.pk})
-    assert bad.status_code == 400 and "before" in bad.json()["errors"]
+    assert bad.status_code == 422 and "before" in bad.json()["errors"]
 
 
 def test_move_of_a_discarded_item_is_409(api, board):
@@ -131,3 +135,21 @@ def test_move_of_a_discarded_item_is_409(api, board):
         item_url(item, "move"), {"to_column": "Build"}
     )
     assert response.status_code == 409 and response.json()["code"] == "item_discarded"
+
+
+@pytest.mark.parametrize("key", ["has space", "x" * 201, "naïve", ""])
+def test_a_malformed_idempotency_key_is_400(api, board, key):
+    item = WorkItemFactory(board=board)
+    response = api.post(
+        item_url(item, "move"), {"to_column": "Build"}, format="json", HTTP_IDEMPOTENCY_KEY=key
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"]["Idempotency-Key"]
+
+
+def test_a_malformed_body_is_400_before_a_stale_if_match_is_412(api, board):
+    item = WorkItemFactory(board=board)
+    response = api.generic(
+        "PATCH", item_url(item), b"\x00", content_type="application/json", HTTP_IF_MATCH='"9"'
+    )
+    assert response.status_code == 400

@@ -45,7 +45,7 @@ def test_an_ops_lead_reconfigures_columns_through_the_setup_service(board, col):
     assert (col["Build"].wip_limit, col["Build"].wip_policy) == (3, "hard")
     # A delivery column before the commitment column is refused as a whole.
     bad = lead.patch(f"/api/v1/boards/{board.slug}/", {"delivery": "Backlog"}, format="json")
-    assert bad.status_code == 400
+    assert bad.status_code == 422
     assert bad.json()["errors"] == {
         "delivery": ["The delivery column (Backlog) must come after the commitment column (Ready)."]
     }
@@ -59,7 +59,7 @@ def test_upsert_creates_then_updates_and_maps_status_through_the_move_service(ap
     created = api.put(
         by_key(board, "jira", "PAY-42"), {"title": "Refunds", "status": "To Do"}, format="json"
     )
-    assert created.status_code == 400  # "To Do" is neither mapped nor a column name
+    assert created.status_code == 422  # "To Do" is neither mapped nor a column name
     assert "maps to no column" in created.json()["errors"]["status"][0]
     created = api.put(by_key(board, "jira", "PAY-42"), {"title": "Refunds"}, format="json")
     assert created.status_code == 201
@@ -76,7 +76,7 @@ def test_upsert_creates_then_updates_and_maps_status_through_the_move_service(ap
     again = api.put(by_key(board, "jira", "PAY-42"), {"status": "In Progress"})
     assert again.status_code == 200 and Transition.objects.filter(item=item).count() == 2
     assert api.put(by_key(board, "jira", "PAY-42"), {"status": "Review"}).status_code == 200
-    assert api.put(by_key(board, "jira", "PAY-43"), {"status": "Review"}).status_code == 400
+    assert api.put(by_key(board, "jira", "PAY-43"), {"status": "Review"}).status_code == 422
     # A key with a slash (GitHub's owner/repo#12) is one key.
     slash = api.put(by_key(board, "github", "acme/pay%2312"), {"title": "From GitHub"})
     assert slash.status_code == 201 and slash.json()["external_key"] == "acme/pay#12"
@@ -106,6 +106,10 @@ def test_criteria_list_add_meet_waive_reopen(api, board, col):
     assert met.status_code == 200 and met.json()["status"] == "met"
     bad_link = api.post(f"/api/v1/criteria/{listed[0]['id']}/meet/", {"evidence_url": "nope"})
     assert bad_link.status_code == 400 and "evidence_url" in bad_link.json()["errors"]
+    other_column = api.post(
+        item_url(item, "criteria"), {"title": "X", "track": "legal", "gate_column": "Nowhere"}
+    )
+    assert other_column.status_code == 422
     no_reason = api.post(f"/api/v1/criteria/{listed[0]['id']}/waive/", {})
     assert no_reason.status_code == 400 and "reason" in no_reason.json()["errors"]
     waived = api.post(f"/api/v1/criteria/{listed[0]['id']}/waive/", {"reason": "Internal only"})

@@ -1,62 +1,14 @@
 """A real Celery worker, on Redis and PostgreSQL, runs the refresh a move enqueues on commit."""
 
-import os
-import subprocess
-import sys
 import time
-import uuid
-from pathlib import Path
 
 import pytest
-from django.core.cache import cache
-from django.db import connection
 
 from boards.services import work_item_move
-from flowboard.celery import app
 from metrics.models import ItemMetrics, PendingRefresh
 from tests.factories import BoardFactory, WorkItemFactory
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.realservers, pytest.mark.django_db(transaction=True)]
-
-
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@pytest.fixture
-def worker(postgres_only, settings):
-    if not settings.REDIS_URL:
-        pytest.skip("needs Redis: set REDIS_URL")
-    assert not settings.CELERY_TASK_ALWAYS_EAGER
-    settings.METRICS_DEBOUNCE_SECONDS = 1
-    cache.clear()
-    app.control.purge()
-    log = open(ROOT / f".worker-{uuid.uuid4().hex[:8]}.log", "w+")  # noqa: SIM115
-
-    def start(pool: str = "solo", **env: str) -> subprocess.Popen:
-        env = {**os.environ, "DATABASE_URL": _test_database_url(), **env}
-        command = [sys.executable, "-m", "celery", "-A", "flowboard", "worker", "-P", pool]
-        command += ["-c", "1", "-l", "info", "--without-gossip", "--without-mingle"]
-        command += ["-n", "test@%h"]
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-    processes: list[subprocess.Popen] = []
-
-    def started(*args, **kwargs) -> subprocess.Popen:
-        processes.append(start(*args, **kwargs))
-        return processes[-1]
-
-    yield started
-    for process in processes:
-        process.terminate()
-        process.wait(timeout=20)
-    log.seek(0)
-    print(log.read())
-    log.close()
-    os.unlink(log.name)
 
 
 def test_a_move_is_refreshed_by_a_real_worker(worker):

@@ -137,7 +137,7 @@ def test_a_card_cannot_be_added_to_a_development_column(web, board, col):
          "column": col["Build"].pk},
         **HTMX,
     )  # fmt: skip
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "Cards are added to Backlog or an upstream column" in response.content.decode()
 
 
@@ -152,7 +152,7 @@ def test_a_card_without_a_title_is_refused_in_words(web, board, col):
         },
         **HTMX,
     )
-    assert response.status_code == 400 and "This field is required" in response.content.decode()
+    assert response.status_code == 422 and "This field is required" in response.content.decode()
 
 
 def drawer_post(client, board, item, name, data, *args):
