@@ -1,12 +1,27 @@
 """Filters of the item and transition lists (django-filter); a bad value is a 400 naming it."""
 
+import datetime as dt
+
 import django_filters
+from django import forms
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 
 from boards.models import Block, Transition, WorkItem
+from flowboard.errors import MalformedInput
 
 FLAG = [("true", "true"), ("false", "false")]
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
+class IdFilter(django_filters.NumberFilter):
+    """An id: a whole number from 1 (a 64-bit id at most)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_value=1, max_value=2**63 - 1, **kwargs)
 
 
 def flag(method: str, help_text: str) -> django_filters.ChoiceFilter:
@@ -14,12 +29,27 @@ def flag(method: str, help_text: str) -> django_filters.ChoiceFilter:
     return django_filters.ChoiceFilter(choices=FLAG, method=method, help_text=help_text)
 
 
+class Moment(django_filters.IsoDateTimeFilter):
+    """An ISO time, as UTC (PostgreSQL refuses offsets beyond 15:59 that Python accepts)."""
+
+    def filter(self, qs, value):
+        if value is not None:
+            try:
+                value = value.astimezone(dt.UTC)
+            except (OverflowError, ValueError):
+                raise MalformedInput(
+                    f"{self.field_name}: a time from 1970 to 2999.",
+                    errors={self.field_name: ["A time from 1970 to 2999."]},
+                ) from None
+        return super().filter(qs, value)
+
+
 class ItemFilter(django_filters.FilterSet):
     column = django_filters.CharFilter(method="by_column", help_text="Column id or name.")
     kind = django_filters.ChoiceFilter(choices=WorkItem.Kind.choices)
     blocked = flag("by_blocked", "Items with an open block (true) or without (false).")
     overdue = flag("by_overdue", "Undelivered items past their due date (true), or not.")
-    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_since = Moment(field_name="updated_at", lookup_expr="gte")
     external_key = django_filters.CharFilter()
     external_source = django_filters.CharFilter()
     discarded = flag("by_discarded", "Discarded items (true) or the others (false).")
@@ -48,9 +78,9 @@ class ItemFilter(django_filters.FilterSet):
 
 
 class TransitionFilter(django_filters.FilterSet):
-    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
-    item = django_filters.NumberFilter(field_name="item_id", min_value=1, max_value=2**63 - 1)
+    since = Moment(field_name="at", lookup_expr="gte")
+    until = Moment(field_name="at", lookup_expr="lt")
+    item = IdFilter(field_name="item_id")
     source = django_filters.ChoiceFilter(choices=Transition.Source.choices)
 
     class Meta:

@@ -31,7 +31,7 @@ DATE = r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 MOMENT = r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T.*(Z|[+-][0-9:]+)$"
 # Text without control characters (tab, line feed and carriage return allowed). A lone
 # surrogate (an escape only JSON can carry) is refused too, but no pattern can say so.
-TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+$"  # the empty string: its own oneOf branch
 # Links: http(s) to a named host, the part of Django's URLValidator a client can rely on.
 LINK = r"^https?://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(/[^\s]*)?$"
 
@@ -47,14 +47,22 @@ class Schema(AutoSchema):
             return get_doc(method) if method else ""
         return super().get_description()
 
-    def _get_filter_parameters(self):
-        parameters = super()._get_filter_parameters()
+    def _get_parameters(self):
+        """Query parameters are never empty (an empty one is a 400) and, as text, have no
+        control characters."""
+        parameters = super()._get_parameters()
         for parameter in parameters:
             schema = parameter.get("schema", {})
+            if parameter.get("in") != "query" or schema.get("type") != "string":
+                continue
             if schema.get("format") == "date-time":
-                schema["pattern"] = MOMENT
-            elif schema.get("type") == "string" and not schema.keys() & {"enum", "pattern"}:
-                schema["pattern"] = TEXT
+                schema.setdefault("pattern", MOMENT)
+            elif schema.get("format") == "date":
+                schema.setdefault("pattern", DATE)
+            elif "enum" not in schema:
+                schema.setdefault("pattern", TEXT)
+            if "enum" not in schema:
+                schema.setdefault("minLength", 1)
         return parameters
 
     def _map_basic_serializer(self, serializer, direction):

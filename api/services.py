@@ -44,4 +44,6 @@ def token_revoke(token: ApiToken) -> ApiToken:
     token.save(update_fields=["revoked_at"])
     token.user.is_active = False
     token.user.save(update_fields=["is_active"])
+    token.forget()
+    transaction.on_commit(token.forget)  # and again once committed: no request re-caches it
     return token

@@ -162,7 +162,8 @@ def _copy_state(source: WorkItem, target: WorkItem) -> None:
     """Give the caller's instance the state the service just wrote."""
     if source is target:
         return
-    for field in ("column_id", "rank", "started_at", "delivered_at", "discarded_at", "version"):
+    for field in ("column_id", "rank", "started_at", "delivered_at", "discarded_at", "version",
+                  "updated_at"):  # fmt: skip
         setattr(target, field, getattr(source, field))
     for field in EDITABLE:
         setattr(target, field, getattr(source, field))

@@ -51,6 +51,7 @@ def change_time(
     if at is None:
         return now
     check_aware(at, what)
+    at = at.astimezone(dt.UTC)  # an offset such as +22:09 is valid in Python, not in PostgreSQL
     if at > now + FUTURE_TOLERANCE:
         raise InvalidInput(
             f"{what} cannot be dated in the future ({at.isoformat()}; it is now "

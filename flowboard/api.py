@@ -14,6 +14,7 @@ from rest_framework.metadata import SimpleMetadata
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from flowboard import validation
 from flowboard.errors import FlowboardError, MalformedInput
 
 API_PREFIX = "/api/"
@@ -68,7 +69,19 @@ class Metadata(SimpleMetadata):
 
 def refuse_unknown_query(request, allowed) -> None:
     """A query parameter the endpoint does not take is a 400 naming it: a typo in a filter
-    (``?colum=Build``) would otherwise answer with everything."""
+    (``?colum=Build``) would otherwise answer with everything. So is an empty value (``?kind=``
+    would silently filter nothing) and one with a control character."""
+    for name, values in request.query_params.lists():
+        for value in values:
+            if value == "":
+                message = f"{name}: is empty; give a value or leave the parameter out."
+                raise MalformedInput(message, errors={name: ["is empty."]})
+            try:
+                validation.characters(value, f"The parameter {name}", name)
+            except MalformedInput:
+                raise
+            except FlowboardError as error:
+                raise MalformedInput(error.message, errors={name: [error.message]}) from None
     unknown = sorted(set(request.query_params) - set(allowed))
     if unknown:
         known = ", ".join(sorted(allowed)) or "none"

@@ -28,6 +28,8 @@ class Cursor(CursorPagination):
         for parameter in parameters:
             if parameter["name"] == self.page_size_query_param:
                 parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+            if parameter["name"] == self.cursor_query_param:
+                parameter["schema"]["pattern"] = r"^[A-Za-z0-9_=-]+$"  # URL-safe base64
         return parameters
 
     def get_page_size(self, request):

@@ -239,6 +239,7 @@ class SubscriptionAdmin(ServiceAdmin):
             obj.secret = form.cleaned_data["secret"]
             obj.events = list(form.cleaned_data.get("events") or [])
             obj.save()
+            outbound.forget_subscribers(obj.board_id)
             return
         created = outbound.subscription_create(
             form.cleaned_data["board"],

@@ -27,7 +27,7 @@ import urllib.request
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max, OuterRef, Subquery
 from django.utils import timezone
 
 from boards.models import Board, Event
@@ -40,12 +40,45 @@ USER_AGENT = "Flowboard-Webhooks/1"
 Pending = OutboundDelivery.Status.PENDING
 
 
+# Whether a board has active subscriptions, as this process last read it: a move asks after
+# every commit, and the answer rarely changes. A subscription made elsewhere is seen within
+# SUBSCRIBERS_TTL; the events meanwhile wait in the outbox, and the minute's sweep
+# (``tasks.send_due``) dispatches every subscription that is behind.
+SUBSCRIBERS_TTL = 10.0
+_subscribers: dict[int, tuple[float, bool]] = {}
+
+
+def has_subscribers(board_id: int) -> bool:
+    now = time.monotonic()
+    known = _subscribers.get(board_id)
+    if known is None or known[0] < now:
+        found = Subscription.objects.filter(board_id=board_id, active=True).exists()
+        _subscribers[board_id] = known = (now + SUBSCRIBERS_TTL, found)
+    return known[1]
+
+
+def forget_subscribers(board_id: int) -> None:
+    _subscribers.pop(board_id, None)
+
+
 def schedule_dispatch(board_id: int) -> None:
     """``boards.events`` listener, after the commit: dispatch if anyone is subscribed."""
-    if Subscription.objects.filter(board_id=board_id, active=True).exists():
+    if has_subscribers(board_id):
         from integrations.tasks import dispatch_board  # tasks import this module
 
         dispatch_board.delay(board_id)
+
+
+def lagging_boards() -> list[int]:
+    """Boards with an active subscription that has not seen the board's latest event."""
+    latest = Event.objects.filter(board_id=OuterRef("board_id")).order_by("-id").values("id")[:1]
+    return list(
+        Subscription.objects.filter(active=True)
+        .annotate(latest=Subquery(latest))
+        .filter(latest__gt=F("last_event_id"))
+        .values_list("board_id", flat=True)
+        .distinct()
+    )
 
 
 @transaction.atomic
@@ -57,6 +90,7 @@ def subscription_create(board: Board, *, url: str, secret: str, events=()) -> Su
         Event.objects.filter(board=board).aggregate(last=Max("id"))["last"] or 0
     )
     subscription.save()
+    forget_subscribers(board.pk)
     return subscription
 
 

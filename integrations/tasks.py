@@ -107,8 +107,12 @@ def send_delivery(self, delivery_id: int) -> str:
 
 @shared_task(acks_late=True)
 def send_due() -> int:
-    """Beat, every minute: send the outbound deliveries whose next attempt is due (a retry
-    whose message was lost, or every retry when tasks run in-process)."""
+    """Beat, every minute: dispatch the events of subscriptions that are behind (a dispatch
+    message lost, or a subscription this process did not know of yet), and send the outbound
+    deliveries whose next attempt is due (a retry whose message was lost, or every retry when
+    tasks run in-process). Returns how many deliveries it sent."""
+    for board_id in outbound.lagging_boards():  # events no dispatch has turned into deliveries
+        dispatch_board.delay(board_id)
     due = OutboundDelivery.objects.filter(
         status=OutboundDelivery.Status.PENDING, next_attempt_at__lte=timezone.now()
     ).values_list("pk", flat=True)[:1000]

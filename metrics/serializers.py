@@ -80,7 +80,7 @@ class ForecastQuery(serializers.Serializer):
 
     items = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ITEMS)
     date = _date()
-    keys = serializers.CharField(required=False, allow_blank=True, trim_whitespace=True)
+    keys = serializers.CharField(required=False, max_length=10_000, trim_whitespace=True)
 
     def validate_date(self, value: dt.date) -> dt.date:
         today = self.context["today"]

@@ -47,7 +47,7 @@ def expected_version(request, item: WorkItem) -> int | None:
     """The version the caller edits, from ``If-Match`` (an ETag of this API). A stale one is a
     412: someone else changed the item since the caller read it."""
     header = request.headers.get("If-Match")
-    if not header:
+    if header is None:
         return None
     tags = [tag.strip() for tag in header.split(",")]
     if "*" in tags:

@@ -131,3 +131,28 @@ def test_requests_are_throttled_per_token(board, settings):
     assert int(throttled["Retry-After"]) >= 1
     assert second.get(items_url(board)).status_code == 200  # its own budget
     cache.clear()
+
+
+@pytest.mark.realservers
+def test_with_redis_a_token_is_cached_and_forgotten_when_it_changes(board, settings):
+    if not settings.REDIS_URL:
+        pytest.skip("needs Redis: set REDIS_URL")
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from boards.models import BoardMembership
+
+    cache.clear()
+    client = token_client(board, role=Role.VIEWER)
+    client.get(items_url(board))  # read once, cached
+    with CaptureQueriesContext(connection) as cached:
+        assert client.get(items_url(board)).status_code == 200
+    assert not any("api_apitoken" in q["sql"] for q in cached.captured_queries)
+    item = WorkItemFactory(board=board)  # creating an item touches the board: still cached
+    assert client.patch(item_url(item), {"title": "x"}).status_code == 403
+    membership = BoardMembership.objects.get(user=client.token.user)
+    membership.role = Role.MEMBER
+    membership.save()  # the role changed: forgotten at once
+    assert client.patch(item_url(item), {"title": "x"}).status_code == 200
+    token_revoke(client.token)
+    assert client.get(items_url(board)).status_code == 401

@@ -1,8 +1,10 @@
 """Bad input gets a precise 4xx in the one error shape, and nothing is written."""
 
+import datetime as dt
 import json
 
 import pytest
+from django.utils import timezone
 
 from boards.models import Transition, WorkItem
 from tests.api.conftest import item_url, items_url
@@ -133,3 +135,30 @@ def test_unknown_paths_and_methods_answer_in_json(api):
     assert_problem(wrong, 405, "method_not_allowed")
     html = api.get("/api/v1/boards/", HTTP_ACCEPT="text/csv")
     assert_problem(html, 406, "not_acceptable")
+
+
+def test_query_parameters_with_control_characters_are_400(api, board):
+    response = api.get(items_url(board, "?column=Bu%1Fild"))
+    body = assert_problem(response, 400, "invalid_input")
+    assert "control character (U+001F)" in body["errors"]["column"][0]
+
+
+@pytest.mark.parametrize("query", ["?kind=", "?cursor=", "?blocked="])
+def test_empty_query_parameters_are_400(api, board, query):
+    body = assert_problem(api.get(items_url(board, query)), 400, "invalid_input")
+    assert "is empty; give a value or leave the parameter out" in body["detail"]
+
+
+def test_offsets_postgresql_would_refuse_are_taken_as_utc(api, board):
+    """Python accepts offsets up to 23:59; PostgreSQL only to 15:59. Times are stored in UTC."""
+    item = WorkItemFactory(board=board)
+    past = (timezone.now() - dt.timedelta(hours=30)).replace(microsecond=0)
+    at = past.astimezone(dt.timezone(dt.timedelta(hours=22, minutes=9))).isoformat()
+    moved = api.post(item_url(item, "move"), {"to_column": "Build", "at": at}, format="json")
+    assert moved.status_code == 422  # 30 hours ago is before the item was created: a rule
+    created = api.post(items_url(board), {"title": "Old", "created_at": at}, format="json")
+    assert created.status_code == 201, created.content
+    assert WorkItem.objects.get(title="Old").created_at == past
+    since = api.get(f"/api/v1/boards/{board.slug}/transitions/", {"since": at})
+    assert since.status_code == 200
+    assert {t["item"]["key"] for t in since.json()["results"]} == {item.key, created.json()["key"]}

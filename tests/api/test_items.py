@@ -161,3 +161,35 @@ def test_a_member_session_creates_with_now_only(board, member):
     )
     assert response.status_code == 422
     assert "Only integration tokens" in response.json()["errors"]["created_at"][0]
+
+
+def test_an_empty_if_match_is_400(api, board):
+    item = WorkItemFactory(board=board)
+    response = api.patch(item_url(item), {"title": "x"}, HTTP_IF_MATCH="")
+    assert response.status_code == 400 and "If-Match" in response.json()["errors"]
+
+
+def test_the_fast_item_representation_is_drfs_own(api, board, col):
+    """ItemSerializer writes its fields out by hand (speed); they must stay DRF's."""
+    from rest_framework import serializers
+
+    from api.serializers import ItemSerializer
+    from api.views.items import with_blocked
+
+    plain = WorkItemFactory(board=board)
+    full = WorkItemFactory(
+        board=board,
+        due_date=dt.date(2027, 3, 1),
+        external_key="PAY-1",
+        external_source="jira",
+        external_url="https://jira.example.com/PAY-1",
+    )
+    services.work_item_move(full, col["Done"], actor=None, source="api")
+    services.block_start(full, actor=None, reason=Block.Reason.DEPENDENCY)
+    gone = WorkItemFactory(board=board)
+    services.work_item_discard(gone, actor=None, reason="dup")
+    for item in with_blocked(WorkItem.objects.filter(board=board)):
+        serializer = ItemSerializer(item)
+        expected = serializers.ModelSerializer.to_representation(serializer, item)
+        assert serializer.data == expected
+    assert ItemSerializer(plain).data["blocked"] is False

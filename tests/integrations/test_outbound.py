@@ -181,3 +181,20 @@ def test_two_dispatches_never_make_the_same_delivery_twice(board, col, in_proces
     second = outbound._dispatch_one(subscription.pk)
     assert len(first) == 1 and second == []
     assert OutboundDelivery.objects.count() == 1
+
+
+def test_the_sweep_sends_what_another_process_did_not_know_to_dispatch(board, col, move):
+    """A process that read "no subscribers" moments before a subscription was made elsewhere
+    leaves its events in the outbox; the minute's sweep dispatches them."""
+    item = WorkItemFactory(board=board)
+    with Receiver() as receiver:
+        outbound.subscription_create(board, url=receiver.url, secret=SECRET)
+        outbound._subscribers[board.pk] = (float("inf"), False)  # this process's stale view
+        move(item, col["Ready"])
+        assert not OutboundDelivery.objects.exists()
+        assert outbound.lagging_boards() == [board.pk]
+        tasks.send_due()
+        (request,) = receiver.wait_for(1)
+    assert json.loads(request["body"])["data"]["to_column"] == "Ready"
+    assert outbound.lagging_boards() == []
+    outbound.forget_subscribers(board.pk)
