@@ -9,6 +9,7 @@ messages) for invalid input and, for a refused move at a gate, ``unmet`` (the pe
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers, status
 from rest_framework.metadata import SimpleMetadata
 from rest_framework.response import Response
@@ -151,6 +152,24 @@ class ApiBodyLimit:
                     limit=limit,
                 )
         return self.get_response(request)
+
+
+@csrf_exempt  # it changes nothing; a refused CSRF check would be Django's HTML 403
+def api_not_found(request, rest=""):
+    """The last URL under /api/: an unknown path there is a JSON 404, with DEBUG on too (where
+    Django would show its HTML page), and a path missing its final slash is told so instead of
+    being redirected (a redirected POST loses its body; with DEBUG Django raises instead)."""
+    from django.urls import Resolver404, resolve
+
+    detail = f"No API endpoint at {request.path}."
+    if not request.path.endswith("/"):
+        try:
+            match = resolve(request.path + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            detail += f" Paths end with a slash: {request.path}/"
+    return problem("not_found", detail, 404)
 
 
 def not_found(request, exception=None):

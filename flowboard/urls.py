@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from flowboard.api import api_not_found
 from flowboard.views import healthz
 
 admin.site.site_header = "Flowboard operations"
@@ -24,6 +25,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("api.urls")),
     path("api/v1/", include("metrics.urls")),
+    re_path(r"^api/", api_not_found),  # last under /api/: JSON 404, never the HTML page
     path("", include("web.urls")),
 ]
 

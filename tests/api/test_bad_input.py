@@ -137,6 +137,26 @@ def test_unknown_paths_and_methods_answer_in_json(api):
     assert_problem(html, 406, "not_acceptable")
 
 
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_unknown_api_path_is_json_with_debug_on_too(api, board, settings, debug):
+    settings.DEBUG = debug
+    missing = assert_problem(api.get("/api/v1/hooks/github/no-such-hook/x/"), 404, "not_found")
+    assert missing["detail"] == "No API endpoint at /api/v1/hooks/github/no-such-hook/x/."
+    # A POST missing its final slash is not redirected (its body would be lost): it is told.
+    body = assert_problem(
+        api.post(items_url(board).rstrip("/"), {}, format="json"), 404, "not_found"
+    )
+    assert body["detail"].endswith(f"Paths end with a slash: {items_url(board)}")
+
+
+def test_an_unknown_api_path_is_404_not_a_csrf_refusal():
+    from rest_framework.test import APIClient
+
+    client = APIClient(enforce_csrf_checks=True)
+    response = client.patch("/api/v1/boards/no%5Csuch/", {"name": "x"}, format="json")
+    assert_problem(response, 404, "not_found")
+
+
 def test_query_parameters_with_control_characters_are_400(api, board):
     response = api.get(items_url(board, "?column=Bu%1Fild"))
     body = assert_problem(response, 400, "invalid_input")
