@@ -8,10 +8,12 @@ SHA-256 and its first characters (to recognise it) are kept.
 """
 
 import hashlib
+import json
 import secrets
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
@@ -98,3 +100,30 @@ class ApiToken(models.Model):
 
 def cache_key(digest: str) -> str:
     return f"flowboard:api-token:{digest}"
+
+
+class MoveReceipt(models.Model):
+    """The answer to a move made with an ``Idempotency-Key``, kept so that a retry with the same
+    key and body gets the first answer again, byte for byte (status 200, body and ETag). It is
+    written in the move's own transaction, so a committed move always has its receipt. Receipts
+    are pruned after ``API_IDEMPOTENCY_DAYS`` (``api.tasks.prune_move_receipts``); a retry after
+    that still writes nothing, and is answered from the log and the item as it is now."""
+
+    transition = models.OneToOneField(
+        "boards.Transition", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    etag = models.CharField(max_length=24)
+    # JSON text, in the answer's own key order (PostgreSQL's jsonb would sort the keys).
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"receipt of transition {self.transition_id}"
+
+    @classmethod
+    def keep(cls, transition, body: dict, etag: str) -> "MoveReceipt":
+        text = json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False)
+        return cls.objects.create(transition=transition, body=text, etag=etag)
+
+    def answer(self) -> dict:
+        return json.loads(self.body)

@@ -312,8 +312,10 @@ class MoveInput(StrictSerializer):
 
 
 class MoveOutput(serializers.Serializer):
-    moved = serializers.BooleanField()
-    replayed = serializers.BooleanField()
+    moved = serializers.BooleanField(
+        help_text="True when this move (or the first request with its Idempotency-Key) wrote a "
+        "transition; false when the item was already in the column."
+    )
     transition = serializers.IntegerField(allow_null=True)
     soft_limit_exceeded = serializers.BooleanField()
     item = ItemSerializer()

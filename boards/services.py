@@ -33,7 +33,7 @@ change is dated after the locks are held.
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -435,6 +435,7 @@ def work_item_move(
     before: WorkItem | None = None,
     after: WorkItem | None = None,
     enforce: bool = True,
+    within: Callable[[MoveResult], None] | None = None,
 ) -> MoveResult:
     """Move ``item`` into ``to_column``, the one way an item changes column.
 
@@ -452,7 +453,9 @@ def work_item_move(
     same request returns the first move (``replayed=True``) and writes nothing; with another
     request, or for another item, it is refused (``IdempotencyConflict``). ``enforce=False`` is
     for history that already happened. A caller that wraps this in its own transaction decides
-    whether a recorded gate refusal survives the error.
+    whether a recorded gate refusal survives the error. ``within`` is called with the result
+    inside the move's transaction once the move is written (not for a no-op or a replay), so
+    what it writes commits or rolls back with the move (the API's idempotency receipt).
     """
     if to_column.board_id != item.board_id:
         raise InvalidMove(f"{to_column.name} is a column of another board.", column_id=to_column.pk)
@@ -481,6 +484,7 @@ def work_item_move(
             before,
             after,
             enforce,
+            within,
         )
     except IntegrityError:
         # The same key was being used by another move at the same moment; it won.
@@ -534,6 +538,7 @@ def _move_locked(
     before,
     after,
     enforce,
+    within,
 ):
     with transaction.atomic():
         column = locking.column(to_column.pk)
@@ -600,8 +605,11 @@ def _move_locked(
         )
         mark_item_dirty(locked)
         _record_move(locked, from_column, column, at, actor, source, was_delivered, soft_exceeded)
-    _copy_state(locked, item)
-    return MoveResult(item=item, transition=transition, soft_limit_exceeded=soft_exceeded), None
+        _copy_state(locked, item)
+        result = MoveResult(item=item, transition=transition, soft_limit_exceeded=soft_exceeded)
+        if within is not None:
+            within(result)
+    return result, None
 
 
 def _record_move(item, from_column, column, at, actor, source, was_delivered, soft_exceeded):

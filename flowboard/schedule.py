@@ -23,4 +23,9 @@ BEAT_SCHEDULE = {
         "task": "integrations.tasks.send_due",
         "schedule": 60.0,
     },
+    # The API's idempotency receipts past API_IDEMPOTENCY_DAYS.
+    "api-prune-move-receipts": {
+        "task": "api.tasks.prune_move_receipts",
+        "schedule": crontab(hour=3, minute=40),
+    },
 }

@@ -19,6 +19,7 @@ ALLOWED_HOSTS missing, and names the variable.
 | PUBLIC_URL           | the address ticket systems reach, for webhook URLs            |
 | API_RATE             | API requests per token, e.g. ``3000/min``                     |
 | API_MAX_BODY_BYTES / HOOK_MAX_BODY_BYTES | request body caps (413 above)         |
+| API_IDEMPOTENCY_DAYS | how long a keyed move's first answer is kept for its retries  |
 | INTEGRATIONS_SETTLE_SECONDS | how long Jira status changes are held to sort them     |
 | OUTBOUND_MAX_ATTEMPTS, OUTBOUND_BACKOFF_SECONDS, OUTBOUND_TIMEOUT_SECONDS | outbound hooks |
 """
@@ -206,6 +207,9 @@ API_RATE = env_str("API_RATE", "3000/min")
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
 HOOK_MAX_BODY_BYTES = env_int("HOOK_MAX_BODY_BYTES", 5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(HOOK_MAX_BODY_BYTES, API_MAX_BODY_BYTES)
+# A move's first answer is kept this long for retries with its Idempotency-Key (a later retry
+# still writes nothing, and is answered from the log and the item as it is then).
+API_IDEMPOTENCY_DAYS = env_int("API_IDEMPOTENCY_DAYS", 7)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Flowboard API",

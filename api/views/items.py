@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from api.auth import board_access, is_token, require, role_of
 from api.filters import ItemFilter
+from api.models import MoveReceipt
 from api.serializers import (
     MAX_ID,
     DiscardInput,
@@ -34,7 +35,8 @@ IDEMPOTENCY = OpenApiParameter(
     "Idempotency-Key",
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
-    description="Makes a retry safe: the same key with the same body returns the first move; "
+    description="Makes a retry safe: the same key with the same body returns the first answer "
+    "again (marked Idempotent-Replayed: true) and writes nothing; "
     "with another body, 422. Up to 200 visible ASCII characters.",
     pattern=r"^[!-~]{1,200}$",
 )
@@ -44,6 +46,15 @@ IF_MATCH = OpenApiParameter(
     OpenApiParameter.HEADER,
     description='The item\'s ETag ("3", W/"3", a list, or *): a stale one is a 412.',
     pattern=r'^(\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)$',
+)
+REPLAYED = OpenApiParameter(
+    "Idempotent-Replayed",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200],
+    enum=["true"],
+    description="Present on the answer to a retry with the same Idempotency-Key and body: the "
+    "first answer again (body and ETag), and nothing was written.",
 )
 REFUSALS = {
     409: OpenApiResponse(Problem, description="Refused by the board's state: a WIP limit "
@@ -182,7 +193,7 @@ class ItemMove(ApiView):
         description="Refused with 409 over a hard WIP limit (code wip_limit) or at a gate with "
         "pending required criteria (code gate_blocked, with the unmet criteria). An "
         "Idempotency-Key makes retries safe.",
-        parameters=[IDEMPOTENCY, IF_MATCH],
+        parameters=[IDEMPOTENCY, IF_MATCH, REPLAYED],
         request=MoveInput,
         responses={200: MoveOutput, **REFUSALS},
     )
@@ -199,30 +210,57 @@ class ItemMove(ApiView):
                 if neighbour is None:
                     raise InvalidInput(f"No item {data[side]} on this board.", field=side)
                 neighbours[side] = neighbour
+        to_column = data["to_column"]
+
+        def answer(result) -> dict:
+            # The service leaves the item as it now is (column, rank, version, times); a move
+            # does not change whether it is blocked, read with it by item_access.
+            moved = result.item
+            moved.column = to_column if moved.column_id == to_column.pk else moved.column
+            return {
+                "moved": result.transition is not None,
+                "transition": result.transition.pk if result.transition else None,
+                "soft_limit_exceeded": result.soft_limit_exceeded,
+                "item": ItemSerializer(moved).data,
+            }
+
+        def keep_receipt(result) -> None:
+            body = answer(result)
+            MoveReceipt.keep(result.transition, body, etag(result.item))
+            receipt.update(body=body)
+
+        receipt = {}
         result = services.work_item_move(
             item,
-            data["to_column"],
+            to_column,
             actor=request.user,
             source=Transition.Source.API,
             at=at,
             idempotency_key=key,
             expected_version=version,
+            within=keep_receipt if key else None,
             **neighbours,
         )
-        # The service leaves the item as it now is (column, rank, version, times); a move does
-        # not change whether it is blocked, read with it by item_access.
-        item = result.item
-        item.column = data["to_column"] if item.column_id == data["to_column"].pk else item.column
-        body = {
-            "moved": result.transition is not None and not result.replayed,
-            "replayed": result.replayed,
-            "transition": result.transition.pk if result.transition else None,
-            "soft_limit_exceeded": result.soft_limit_exceeded,
-            "item": ItemSerializer(item).data,
-        }
-        response = Response(body)
-        response["ETag"] = etag(item)
+        if result.replayed:
+            return replayed_move(result, answer)
+        response = Response(receipt.get("body") or answer(result))
+        response["ETag"] = etag(result.item)
         return response
+
+
+def replayed_move(result, answer) -> Response:
+    """A retry of a move made with the same Idempotency-Key and body: the first answer again,
+    from its receipt, marked ``Idempotent-Replayed: true``. A receipt already pruned is
+    answered from the log (the same transition) and the item as it is now."""
+    kept = MoveReceipt.objects.filter(transition_id=result.transition.pk).first()
+    if kept is not None:
+        response = Response(kept.answer())
+        response["ETag"] = kept.etag
+    else:
+        response = Response(answer(result))
+        response["ETag"] = etag(result.item)
+    response["Idempotent-Replayed"] = "true"
+    return response
 
 
 class ItemDiscard(ApiView):

@@ -5,6 +5,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from api.models import MoveReceipt
+from api.tasks import prune_move_receipts
 from boards.models import Event, Transition
 from readiness.models import GateRefusal
 from tests.api.conftest import item_url, session_client, token_client
@@ -18,7 +20,7 @@ def test_a_move_by_name_or_id(api, board, col):
     by_name = api.post(item_url(item, "move"), {"to_column": "ready"}, format="json")
     assert by_name.status_code == 200, by_name.json()
     body = by_name.json()
-    assert body["moved"] is True and body["replayed"] is False
+    assert body["moved"] is True and "Idempotent-Replayed" not in by_name
     assert body["item"]["column"]["name"] == "Ready" and by_name["ETag"] == '"2"'
     by_id = api.post(item_url(item, "move"), {"to_column": col["Build"].pk}, format="json")
     assert by_id.json()["item"]["column"]["name"] == "Build"
@@ -32,18 +34,56 @@ def test_the_same_idempotency_key_replays_and_a_different_body_is_422(api, board
     item = WorkItemFactory(board=board)
     headers = {"HTTP_IDEMPOTENCY_KEY": "jira-PAY-1-10227"}
     first = api.post(item_url(item, "move"), {"to_column": "Build"}, format="json", **headers)
+    # The item changes meanwhile: the retry still gets the first answer, byte for byte.
+    api.patch(item_url(item), {"title": "Renamed since"}, format="json")
     again = api.post(item_url(item, "move"), {"to_column": "Build"}, format="json", **headers)
     assert first.status_code == again.status_code == 200
-    assert again.json()["replayed"] is True and again.json()["moved"] is False
-    assert again.json()["transition"] == first.json()["transition"]
+    assert again.content == first.content and again["ETag"] == first["ETag"] == '"2"'
+    assert again["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first
+    assert again.json()["moved"] is True and again.json()["item"]["title"] != "Renamed since"
     assert Transition.objects.filter(item=item).count() == 2
     assert Event.objects.filter(kind="item.moved").count() == 1
+    assert MoveReceipt.objects.count() == 1
     other = api.post(item_url(item, "move"), {"to_column": "Review"}, format="json", **headers)
     assert other.status_code == 422
     assert other.json()["code"] == "idempotency_conflict"
     assert "already used to move" in other.json()["detail"]
     item.refresh_from_db()
     assert item.column == col["Build"]
+
+
+def test_only_a_keyed_move_keeps_a_receipt_and_a_refused_one_keeps_none(api, board, col):
+    item = WorkItemFactory(board=board)
+    assert api.post(item_url(item, "move"), {"to_column": "Ready"}).status_code == 200
+    assert not MoveReceipt.objects.exists()
+    col["Build"].wip_limit, col["Build"].wip_policy = 1, "hard"
+    col["Build"].save()
+    WorkItemFactory(board=board, column=col["Build"])
+    headers = {"HTTP_IDEMPOTENCY_KEY": "retry-me"}
+    refused = api.post(item_url(item, "move"), {"to_column": "Build"}, **headers)
+    assert refused.status_code == 409 and not MoveReceipt.objects.exists()
+    # A refusal wrote nothing under the key: once there is room, the same retry moves.
+    col["Build"].wip_limit = 2
+    col["Build"].save()
+    moved = api.post(item_url(item, "move"), {"to_column": "Build"}, **headers)
+    assert moved.status_code == 200 and moved.json()["moved"] is True
+    assert MoveReceipt.objects.get().transition_id == moved.json()["transition"]
+
+
+def test_receipts_are_pruned_and_a_late_retry_still_writes_nothing(api, board, col, settings):
+    item = WorkItemFactory(board=board)
+    headers = {"HTTP_IDEMPOTENCY_KEY": "old-key"}
+    first = api.post(item_url(item, "move"), {"to_column": "Build"}, **headers)
+    settings.API_IDEMPOTENCY_DAYS = 7
+    MoveReceipt.objects.update(created_at=timezone.now() - dt.timedelta(days=8))
+    recent = WorkItemFactory(board=board)
+    api.post(item_url(recent, "move"), {"to_column": "Build"}, HTTP_IDEMPOTENCY_KEY="new-key")
+    assert prune_move_receipts() == 1
+    assert [kept.answer()["item"]["id"] for kept in MoveReceipt.objects.all()] == [recent.pk]
+    late = api.post(item_url(item, "move"), {"to_column": "Build"}, **headers)
+    assert late.status_code == 200 and late["Idempotent-Replayed"] == "true"
+    assert late.json()["transition"] == first.json()["transition"] and late.json()["moved"]
+    assert Transition.objects.filter(item=item).count() == 2
 
 
 def test_a_wip_refusal_is_409_with_its_code(api, board, col):

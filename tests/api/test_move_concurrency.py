@@ -1,0 +1,38 @@
+"""Two identical keyed moves through the API at the same moment: one moves, the other waits for
+the item's lock, finds the first one's move and answers with its receipt, byte for byte."""
+
+import pytest
+from django.db import connection
+
+from api.models import MoveReceipt
+from boards.models import Transition
+from tests.api.conftest import item_url, token_client
+from tests.boards.test_concurrency import assert_no_errors, run
+from tests.factories import BoardFactory, WorkItemFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_two_identical_keyed_api_moves_in_flight_give_one_move_and_its_answer_twice(backend):
+    if connection.vendor != backend:
+        pytest.skip(f"runs on {backend}")
+    board = BoardFactory()
+    item = WorkItemFactory(board=board)
+    clients = [token_client(board, name=f"sync {n}") for n in (1, 2)]
+
+    def mover(client):
+        return lambda: client.post(
+            item_url(item, "move"), {"to_column": "Build"}, HTTP_IDEMPOTENCY_KEY="same-retry"
+        )
+
+    first, second = run(*(mover(client) for client in clients))
+
+    assert_no_errors([first, second])
+    # Different tokens are different actors, but the key is the board's: one move.
+    assert first.status_code == second.status_code == 200, (first.content, second.content)
+    assert first.content == second.content and first["ETag"] == second["ETag"]
+    replayed = sorted(r.get("Idempotent-Replayed", "") for r in (first, second))
+    assert replayed == ["", "true"]
+    assert Transition.objects.filter(item=item, idempotency_key="same-retry").count() == 1
+    assert MoveReceipt.objects.count() == 1
