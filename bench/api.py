@@ -1,5 +1,6 @@
-"""API benchmark: latency of the item list, a move and a webhook acknowledgement, in-process and
-through gunicorn on PostgreSQL, and sustained moves per second with 4 concurrent clients.
+"""API benchmark: latency of the item list, a move (with and without an Idempotency-Key) and a
+webhook acknowledgement, in-process and through gunicorn on PostgreSQL, and sustained moves per
+second with 4 concurrent clients.
 
     python bench/api.py                          # 5,000 items, 300 requests per figure
     python bench/api.py --items 20000 --requests 500 --moves 4000
@@ -194,13 +195,15 @@ class Caller:
     def list_items(self) -> int:
         return self.send("GET", "/api/v1/boards/bench/items/?page_size=100", None, self.auth)
 
-    def move(self, number: int) -> int:
+    def move(self, number: int, keyed: bool = False) -> int:
         # Ready <-> Review, a real move each time and never refused: the move's own cost.
         item = self.ready[number % len(self.ready)]
         to = "Review" if self.state.get(item, "Ready") == "Ready" else "Ready"
         self.state[item] = to
         body = json.dumps({"to_column": to}).encode()
         headers = {**self.auth, "Content-Type": "application/json"}
+        if keyed:  # as an integration sends it: the move and its receipt, in one transaction
+            headers["Idempotency-Key"] = str(uuid.uuid4())
         return self.send("POST", f"/api/v1/items/{item}/move/", body, headers)
 
     def hook(self, number: int) -> int:
@@ -218,6 +221,7 @@ def measure(caller: Caller, where: str, requests: int, offset: int) -> None:
     for name, call, expected, target in (
         ("item list (100/page)", lambda n: caller.list_items(), 200, 50),
         ("move", caller.move, 200, None),
+        ("move, keyed", lambda n: caller.move(n, keyed=True), 200, None),
         ("webhook ack", caller.hook, 202, 30),
     ):
         times = []
