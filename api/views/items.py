@@ -4,6 +4,7 @@ error shape (``flowboard.api``)."""
 
 import re
 
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -308,24 +309,55 @@ class ItemUpsertByKey(ApiView):
                 )
         data.pop("external_source", None)
         data.pop("external_key", None)
-        item = WorkItem.objects.filter(board=board, external_source=source, external_key=key)
-        item = item.first()
-        code = status.HTTP_200_OK
+        existing = WorkItem.objects.filter(board=board, external_source=source, external_key=key)
+        item = existing.first()
         if item is None:
-            if "title" not in data:
-                raise InvalidInput("A new item needs a title.", field="title")
-            item = services.work_item_create(
-                board,
+            created = self.create(request, board, source, key, data, column)
+            if created is not None:
+                return item_response(created, status.HTTP_201_CREATED)
+            item = existing.get()  # another request created it meanwhile: this one updates it
+        self.update(request, item, data, column)
+        return item_response(item)
+
+    @staticmethod
+    def create(request, board, source, key, data, column) -> WorkItem | None:
+        """The new item, moved to its status's column in the same transaction: a refused move
+        creates nothing. None when a request for the same key created it first."""
+        if "title" not in data:
+            raise InvalidInput("A new item needs a title.", field="title")
+        try:
+            with transaction.atomic():
+                item = services.work_item_create(
+                    board,
+                    actor=request.user,
+                    source=Transition.Source.API,
+                    external_source=source,
+                    external_key=key,
+                    **data,
+                )
+                if column is not None and column.pk != item.column_id:
+                    services.work_item_move(
+                        item, column, actor=request.user, source=Transition.Source.API
+                    )
+        except InvalidInput as error:
+            if error.detail.get("external_key") != key:
+                raise
+            return None
+        return item
+
+    @staticmethod
+    def update(request, item, data, column) -> None:
+        """The move first, so that a refused one (409) leaves the fields as they were; then the
+        fields. ``If-Match`` is checked by the first write and carried to the second."""
+        version = expected_version(request, item)
+        if column is not None and column.pk != item.column_id:
+            services.work_item_move(
+                item,
+                column,
                 actor=request.user,
                 source=Transition.Source.API,
-                external_source=source,
-                external_key=key,
-                **data,
+                expected_version=version,
             )
-            code = status.HTTP_201_CREATED
-        else:
-            version = expected_version(request, item)
+            version = item.version if version is not None else None
+        if data:
             services.work_item_update(item, actor=request.user, expected_version=version, **data)
-        if column is not None and column.pk != item.column_id:
-            services.work_item_move(item, column, actor=request.user, source=Transition.Source.API)
-        return item_response(item, code)

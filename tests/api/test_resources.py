@@ -82,6 +82,20 @@ def test_upsert_creates_then_updates_and_maps_status_through_the_move_service(ap
     assert slash.status_code == 201 and slash.json()["external_key"] == "acme/pay#12"
 
 
+def test_an_upsert_whose_move_is_refused_changes_nothing(api, board, col):
+    col["Build"].wip_limit, col["Build"].wip_policy = 1, "hard"
+    col["Build"].save()
+    WorkItemFactory(board=board, column=col["Build"])
+    refused = api.put(by_key(board, "jira", "PAY-7"), {"title": "New", "status": "Build"})
+    assert refused.status_code == 409 and refused.json()["code"] == "wip_limit"
+    assert not WorkItem.objects.filter(external_key="PAY-7").exists()  # not half-created
+    api.put(by_key(board, "jira", "PAY-7"), {"title": "New"})
+    refused = api.put(by_key(board, "jira", "PAY-7"), {"title": "Renamed", "status": "Build"})
+    assert refused.status_code == 409
+    item = WorkItem.objects.get(external_key="PAY-7")
+    assert item.title == "New" and item.column == col["Backlog"] and item.version == 1
+
+
 def test_upsert_honours_if_match(api, board):
     api.put(by_key(board, "zendesk", "Z-1"), {"title": "Escalation"})
     stale = api.put(by_key(board, "zendesk", "Z-1"), {"title": "New"}, HTTP_IF_MATCH='"7"')
