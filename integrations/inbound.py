@@ -176,20 +176,30 @@ def _create(integration, external_key, *, key, title, kind, column, at, url="") 
     the issue's own key ("PROJ-12") when the board has no item of that key."""
     board = integration.board
     taken = len(key) > 40 or WorkItem.objects.filter(board=board, key=key).exists()
-    return services.work_item_create(
-        board,
-        title=(title or key)[:300],
-        actor=None,
-        source=WEBHOOK,
-        kind=kind,
-        column=column,
-        key=None if taken else key,
-        external_source=integration.kind,
-        external_key=external_key,
-        external_url=url if len(url) <= 500 else "",
-        created_at=min(at, timezone.now()),
-        enforce=False,
-    )
+    try:
+        return services.work_item_create(
+            board,
+            title=(title or key)[:300],
+            actor=None,
+            source=WEBHOOK,
+            kind=kind,
+            column=column,
+            key=None if taken else key,
+            external_source=integration.kind,
+            external_key=external_key,
+            external_url=url if len(url) <= 500 else "",
+            created_at=min(at, timezone.now()),
+            enforce=False,
+        )
+    except InvalidInput as error:
+        # Refused for its external key, or for the issue's key that the first one took?
+        if _find(integration, external_key) is None:
+            raise
+        # Another delivery of the same issue created it at the same moment (two workers): the
+        # task retries this one, which then finds the item and updates it.
+        raise ConcurrentUpdate(
+            f"{integration.kind} item {external_key} was created by another delivery meanwhile."
+        ) from error
 
 
 def _update(item: WorkItem, **fields) -> None:
@@ -247,6 +257,7 @@ def _jira_item(delivery, issue: dict, at: dt.datetime, *, create: bool = True):
     title = fields.get("summary") if isinstance(fields.get("summary"), str) else None
     issuetype = fields.get("issuetype") if isinstance(fields.get("issuetype"), dict) else {}
     kind = jira_kind(issuetype.get("name") if isinstance(issuetype.get("name"), str) else None)
+    delivery.external_key, delivery.event_at = key, at  # kept: later ones compare with it
     item = _find(integration, key)
     if item is None and create:
         status = fields.get("status") if isinstance(fields.get("status"), dict) else {}
@@ -259,9 +270,24 @@ def _jira_item(delivery, issue: dict, at: dt.datetime, *, create: bool = True):
             at=at, url=url,
         )  # fmt: skip
         return item, True
-    if item is not None:
+    if item is not None and not _later_event_applied(delivery, key, at):
         _update(item, title=title[:300] if title else None, kind=kind)
     return item, False
+
+
+def _later_event_applied(delivery: Delivery, key: str, at: dt.datetime) -> bool:
+    """Has a later event of this issue been processed (or held) already? Then its fields are
+    newer than this one's, which must not overwrite them (a retried or late delivery)."""
+    return (
+        Delivery.objects.filter(
+            integration_id=delivery.integration_id,
+            external_key=key,
+            status__in=(Status.PROCESSED, Status.WAITING),
+            event_at__gt=at,
+        )
+        .exclude(pk=delivery.pk)
+        .exists()
+    )
 
 
 def handle_jira(delivery: Delivery, data: dict) -> tuple[str, str]:
@@ -401,6 +427,8 @@ def _github_issue(delivery: Delivery, data: dict, action: str) -> tuple[str, str
         raise Outcome(Status.FAILED, "issue.node_id is missing.")
     title = issue.get("title") if isinstance(issue.get("title"), str) else None
     kind = _github_kind(issue)
+    changed = _github_time(issue.get("updated_at") or issue.get("created_at"))
+    delivery.external_key, delivery.event_at = node, changed  # later ones compare with it
     item = _find(integration, node)
     if item is None:
         columns = list(integration.board.columns.order_by("position"))
@@ -414,7 +442,7 @@ def _github_issue(delivery: Delivery, data: dict, action: str) -> tuple[str, str
         )  # fmt: skip
         if action not in ("reopened", "closed"):
             return Status.PROCESSED, f"{item.key} created in {column.name}."
-    else:
+    elif not _later_event_applied(delivery, node, changed):
         _update(item, title=title[:300] if title else None, kind=kind)
     if action not in ("opened", "reopened", "closed"):
         return Status.PROCESSED, f"{item.key} updated."

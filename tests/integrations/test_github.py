@@ -45,6 +45,17 @@ def test_edited_and_labeled_update_the_fields(deliver, github):
     assert Transition.objects.filter(item=item).count() == 1
 
 
+def test_a_late_delivery_does_not_overwrite_a_later_edit(deliver, github):
+    deliver(github, payload("github/issues_opened"))
+    first = payload("github/issues_edited")
+    first["issue"]["title"], first["issue"]["updated_at"] = "First edit", "2030-01-01T10:00:00Z"
+    second = copy.deepcopy(first)
+    second["issue"]["title"], second["issue"]["updated_at"] = "Second edit", "2030-01-01T10:05:00Z"
+    deliver(github, second)
+    deliver(github, first)  # redelivered late (a retry): the issue as it was before
+    assert WorkItem.objects.get().title == "Second edit"
+
+
 def test_closed_and_reopened_move_per_the_mapping(deliver, github, col):
     deliver(github, payload("github/issues_opened"))
     closed = copy.deepcopy(payload("github/issues_reopened"))

@@ -72,6 +72,32 @@ def test_an_update_for_an_unknown_issue_creates_it_in_its_current_status(deliver
     assert item.column == col["Build"] and item.kind == "defect"  # a Jira Bug
 
 
+def test_a_late_delivery_does_not_overwrite_the_fields_of_a_later_event(deliver, jira):
+    created = payload(CREATED)
+    renamed = copy.deepcopy(created)
+    renamed["webhookEvent"] = "jira:issue_updated"
+    renamed["timestamp"] = created["timestamp"] + 60_000
+    renamed["issue"]["fields"]["summary"] = "Renamed in Jira"
+    renamed["changelog"] = {"id": "7", "items": [{"field": "summary", "toString": "Renamed"}]}
+    deliver(jira, renamed)  # arrives first: creates the item with its newer title
+    deliver(jira, created)  # Jira's retry of the older event
+    item = WorkItem.objects.get(external_source="jira", external_key="TES-41")
+    assert item.title == "Renamed in Jira"
+    assert list(Delivery.objects.values_list("status", flat=True)) == ["processed"] * 2
+    older = copy.deepcopy(renamed)
+    older["timestamp"] = created["timestamp"] + 30_000
+    older["issue"]["fields"]["summary"] = "An older title"
+    deliver(jira, older)
+    item.refresh_from_db()
+    assert item.title == "Renamed in Jira"
+    newest = copy.deepcopy(renamed)
+    newest["timestamp"] = created["timestamp"] + 90_000
+    newest["issue"]["fields"]["summary"] = "The newest title"
+    deliver(jira, newest)
+    item.refresh_from_db()
+    assert item.title == "The newest title"
+
+
 def test_issue_deleted_discards_it(deliver, jira):
     deleted = payload("jira/webhook-issue-deleted")
     body = copy.deepcopy(payload(CREATED))

@@ -2,6 +2,7 @@
 one event (on PostgreSQL in CI's real-server pass); a Celery worker on Redis processes
 deliveries, holds Jira changes for the settle window and sends outbound webhooks with retries."""
 
+import copy
 import datetime as dt
 import json
 import threading
@@ -15,7 +16,8 @@ from django.utils import timezone
 
 from boards import services
 from boards.models import Transition, WorkItem
-from integrations import outbound
+from flowboard.errors import ConcurrentUpdate
+from integrations import inbound, outbound
 from integrations.models import Delivery, Integration, OutboundAttempt, OutboundDelivery
 from integrations.signatures import sign
 from tests.factories import BoardFactory, WorkItemFactory
@@ -62,6 +64,70 @@ def test_ten_parallel_copies_of_a_delivery_give_one_event(in_process):
     assert Delivery.objects.get().status == "processed"
     assert WorkItem.objects.filter(external_key="TES-41").count() == 1
     print(f"{connection.vendor}: 1 accepted, 9 acknowledged as duplicates")
+
+
+def test_two_deliveries_creating_the_same_issue_at_once_give_one_item(in_process, monkeypatch):
+    """Two workers process a "created" and an "updated" delivery of one new Jira issue at the
+    same moment: one creates the item; the other's create fails on the external key, which
+    the task retries (nothing failed, nothing lost), and the retry updates the item."""
+    if connection.vendor != "postgresql":
+        pytest.skip("two writers at once need PostgreSQL (SQLite serialises them)")
+    board = BoardFactory()
+    jira = Integration.objects.create(
+        board=board, kind="jira", name="Jira", secret=SECRET, mapping=MAPPING
+    )
+    created = payload("jira/webhook-issue-created")
+    updated = copy.deepcopy(created)
+    updated["webhookEvent"] = "jira:issue_updated"
+    updated["timestamp"] = created["timestamp"] + 1000
+    updated["issue"]["fields"]["summary"] = "Renamed in Jira"
+    updated["changelog"] = {"id": "1", "items": [{"field": "summary", "toString": "Renamed"}]}
+    deliveries = [
+        Delivery.objects.create(
+            integration=jira,
+            delivery_id=f"d-{n}",
+            event=body["webhookEvent"],
+            headers={},
+            body=json.dumps(body),
+        )  # fmt: skip
+        for n, body in enumerate((created, updated))
+    ]
+    # Both workers look the issue up before either creates it: the race, every time.
+    both_looked = threading.Barrier(2, timeout=30)
+    find = inbound._find
+
+    def find_then_wait(integration, key):
+        found = find(integration, key)
+        if found is None and threading.current_thread().name.startswith("delivery-"):
+            both_looked.wait()
+        return found
+
+    monkeypatch.setattr(inbound, "_find", find_then_wait)
+    outcomes: dict[int, object] = {}
+
+    def process(delivery):
+        try:
+            outcomes[delivery.pk] = inbound.process(delivery.pk)
+        except ConcurrentUpdate as error:  # what the task retries with backoff
+            outcomes[delivery.pk] = error
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=process, args=(d,), name=f"delivery-{d.pk}") for d in deliveries
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    monkeypatch.undo()
+    raced = [pk for pk, outcome in outcomes.items() if isinstance(outcome, ConcurrentUpdate)]
+    assert len(raced) == 1, outcomes
+    assert Delivery.objects.get(pk=raced[0]).status == "received"  # untouched, to retry
+    assert inbound.process(raced[0]) == "processed"
+    assert Delivery.objects.filter(status="processed").count() == 2
+    item = WorkItem.objects.get(board=board, external_key="TES-41")
+    assert item.title == "Renamed in Jira"
 
 
 @pytest.mark.realservers
