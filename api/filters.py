@@ -12,16 +12,17 @@ from boards.models import Block, Transition, WorkItem
 from flowboard.errors import MalformedInput
 
 FLAG = [("true", "true"), ("false", "false")]
+MAX_ID = 2**63 - 1
 
 
-@extend_schema_field({"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
 class IdFilter(django_filters.NumberFilter):
     """An id: a whole number from 1 (a 64-bit id at most)."""
 
     field_class = forms.IntegerField
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, min_value=1, max_value=2**63 - 1, **kwargs)
+        super().__init__(*args, min_value=1, max_value=MAX_ID, **kwargs)
 
 
 def flag(method: str, help_text: str) -> django_filters.ChoiceFilter:
@@ -61,7 +62,9 @@ class ItemFilter(django_filters.FilterSet):
 
     def by_column(self, queryset, name, value):
         value = value.strip()
-        if value.isdigit():
+        if value.isascii() and value.isdigit():  # "²" is a digit to Python, not a number
+            if not 1 <= int(value) <= MAX_ID:
+                return queryset.none()  # no column has that id
             return queryset.filter(column_id=int(value))
         return queryset.filter(column__name__iexact=value)
 
@@ -70,7 +73,12 @@ class ItemFilter(django_filters.FilterSet):
         return queryset.filter(open_block if value == "true" else ~open_block)
 
     def by_overdue(self, queryset, name, value):
-        late = Q(due_date__lt=timezone.now().date(), delivered_at__isnull=True)
+        """Open items (neither delivered nor discarded) whose due date has passed on the
+        board's own calendar."""
+        view = (getattr(self.request, "parser_context", None) or {}).get("view")
+        board = getattr(view, "board", None)
+        today = timezone.localdate(timezone=board.tz) if board else timezone.localdate()
+        late = Q(due_date__lt=today, delivered_at__isnull=True, discarded_at__isnull=True)
         return queryset.filter(late if value == "true" else ~late)
 
     def by_discarded(self, queryset, name, value):

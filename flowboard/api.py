@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from flowboard import validation
-from flowboard.errors import FlowboardError, MalformedInput
+from flowboard.errors import FlowboardError, MalformedInput, StaleVersion
 
 API_PREFIX = "/api/"
 
@@ -24,6 +24,13 @@ API_PREFIX = "/api/"
 def exception_handler(exc, context):
     """Domain refusals become their 4xx with a code and detail; everything DRF knows (auth,
     permissions, throttling, parsing, validation) the same shape."""
+    if isinstance(exc, StaleVersion):
+        # The If-Match the request carried, found stale under the item's lock (a writer got in
+        # between the view's check and the lock): the same 412 as the view's own check.
+        return Response(
+            {"code": "precondition_failed", "detail": exc.message},
+            status=status.HTTP_412_PRECONDITION_FAILED,
+        )
     if isinstance(exc, FlowboardError):
         data = exc.as_dict()
         if isinstance(data.get("field"), str) and "errors" not in data:

@@ -16,12 +16,17 @@ class Cursor(CursorPagination):
 
     def decode_cursor(self, request):
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except exceptions.NotFound:
+            cursor = False
+        position = cursor.position if cursor else None
+        if cursor is False or not (position is None or _is_id(position)):
+            # DRF checks the encoding and the offset; the position (an id here) is ours.
             raise InvalidInput(
                 "Not a cursor of this list: follow the next and previous links.",
                 field=self.cursor_query_param,
-            ) from None
+            )
+        return cursor
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
@@ -34,8 +39,17 @@ class Cursor(CursorPagination):
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)
-        if raw is not None and (not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size):
+        if raw is not None and not (_is_number(raw) and 1 <= int(raw) <= self.max_page_size):
             raise exceptions.ValidationError(
                 {self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]}
             )
         return super().get_page_size(request)
+
+
+def _is_number(value: str) -> bool:
+    """ASCII digits only: "²" and "٣" are digits to Python's isdigit, and int() refuses one."""
+    return value.isascii() and value.isdigit() and len(value) <= 19
+
+
+def _is_id(value: str) -> bool:
+    return _is_number(value) and 1 <= int(value) <= 2**63 - 1

@@ -324,23 +324,22 @@ def handle_jira(delivery: Delivery, data: dict) -> tuple[str, str]:
 
 
 def settle(integration_id: int, external_key: str, now: dt.datetime | None = None) -> int:
-    """Apply the held status changes of one item whose settle window has passed, sorted by
-    (timestamp, changelog id); returns how many."""
+    """Apply the held status changes of one item once the first of them has waited the settle
+    window: all of them, sorted by (timestamp, changelog id), including those that arrived
+    since (an earlier change that arrives late must go before the one it missed, not be
+    superseded by it). Returns how many."""
     now = now or timezone.now()
     window = dt.timedelta(seconds=settings.INTEGRATIONS_SETTLE_SECONDS)
     applied = 0
     with transaction.atomic():
         integration = Integration.objects.select_for_update(no_key=True).get(pk=integration_id)
-        held = (
+        held = list(
             Delivery.objects.select_for_update()
-            .filter(
-                integration=integration,
-                external_key=external_key,
-                status=Status.WAITING,
-                received_at__lte=now - window,
-            )
+            .filter(integration=integration, external_key=external_key, status=Status.WAITING)
             .order_by("event_at", "order", "id")
         )
+        if not any(delivery.received_at <= now - window for delivery in held):
+            return 0
         for delivery in held:
             delivery.integration = integration
             status, message = _settle_one(delivery)

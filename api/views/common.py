@@ -46,6 +46,19 @@ class PreconditionFailed(exceptions.APIException):
 def expected_version(request, item: WorkItem) -> int | None:
     """The version the caller edits, from ``If-Match`` (an ETag of this API). A stale one is a
     412: someone else changed the item since the caller read it."""
+    version = if_match_version(request)
+    if version is not None and version != item.version:
+        raise PreconditionFailed(
+            f"{item.key} changed since you read it (your version {version}, now "
+            f"{item.version}); read it again and retry."
+        )
+    return version
+
+
+def if_match_version(request) -> int | None:
+    """The version named by ``If-Match``, not yet compared (None: no header, or ``*``); a
+    header that names none is a 400. The service compares it under the item's lock, where a
+    stale one is a ``StaleVersion`` (412 in the API)."""
     header = request.headers.get("If-Match")
     if header is None:
         return None
@@ -54,11 +67,6 @@ def expected_version(request, item: WorkItem) -> int | None:
         return None
     for tag in tags:
         value = tag.removeprefix("W/").strip('"')
-        if value.isdigit():
-            if int(value) != item.version:
-                raise PreconditionFailed(
-                    f"{item.key} changed since you read it (your version {value}, now "
-                    f"{item.version}); read it again and retry."
-                )
+        if value.isascii() and value.isdigit():
             return int(value)
     raise exceptions.ValidationError({"If-Match": ['Give the item\'s ETag, e.g. "3".']})

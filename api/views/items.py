@@ -24,7 +24,7 @@ from api.serializers import (
     MoveInput,
     MoveOutput,
 )
-from api.views.common import ApiView, etag, expected_version, valid
+from api.views.common import ApiView, etag, expected_version, if_match_version, valid
 from boards import services
 from boards.models import Block, Transition, WorkItem
 from boards.permissions import Role
@@ -125,6 +125,7 @@ class ItemList(ApiView):
         if getattr(self, "swagger_fake_view", False):  # the schema generator
             return WorkItem.objects.none()
         board, _ = board_access(self.request, self.kwargs["slug"])
+        self.board = board  # the filters' calendar (overdue is by the board's time zone)
         return with_blocked(WorkItem.objects.filter(board=board))
 
     @extend_schema(
@@ -202,7 +203,9 @@ class ItemMove(ApiView):
         item = item_access(request, item_id, Role.MEMBER)
         key = idempotency_key(request)
         data = valid(MoveInput, request.data, board=item.board)
-        version = expected_version(request, item)
+        # With a key, a retry must find its first answer even though that move changed the
+        # version: the service looks for the replay first, then compares If-Match under the lock.
+        version = if_match_version(request) if key else expected_version(request, item)
         at = history_time(request, data, "at")
         neighbours = {}
         for side in ("before", "after"):

@@ -118,6 +118,46 @@ def test_filters(api, board, col):
         assert response.json()["code"] == "invalid_input"
 
 
+def test_overdue_is_open_work_past_its_date_on_the_boards_calendar(api, board):
+    board.time_zone = "Pacific/Kiritimati"  # UTC+14: its "today" is usually UTC's tomorrow
+    board.save()
+    local_today = timezone.localdate(timezone=board.tz)
+    yesterday = WorkItemFactory(board=board, due_date=local_today - dt.timedelta(days=1))
+    WorkItemFactory(board=board, due_date=local_today)  # due today: not yet late
+    discarded = WorkItemFactory(board=board, due_date=local_today - dt.timedelta(days=3))
+    services.work_item_discard(discarded, actor=None, reason="Dropped")
+    late = api.get(items_url(board, "?overdue=true")).json()["results"]
+    assert [row["key"] for row in late] == [yesterday.key]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["?column=%C2%B2", "?column=99999999999999999999999", "?column=0"],  # "²"
+)
+def test_a_column_that_cannot_be_an_id_matches_nothing(api, board, query):
+    WorkItemFactory(board=board)
+    response = api.get(items_url(board, query))
+    assert response.status_code == 200 and response.json()["results"] == []
+
+
+@pytest.mark.parametrize("query", ["?page_size=%C2%B2", "?page_size=99999999999999999999999"])
+def test_a_page_size_that_is_no_number_is_400(api, board, query):
+    body = api.get(items_url(board, query)).json()
+    assert body["code"] == "invalid_input" and "page_size" in body["errors"]
+
+
+@pytest.mark.parametrize("position", ["p=abc", "p=%C2%B2", "p=0", "p=99999999999999999999"])
+def test_a_forged_cursor_is_refused_by_rule(api, board, position):
+    import base64
+
+    forged = base64.urlsafe_b64encode(position.encode()).decode()
+    response = api.get(items_url(board, f"?cursor={forged}"))
+    assert response.status_code == 422, response.content
+    assert response.json()["errors"] == {
+        "cursor": ["Not a cursor of this list: follow the next and previous links."]
+    }
+
+
 def test_cursor_pagination_is_stable_while_items_are_created(api, board):
     for _ in range(5):
         WorkItemFactory(board=board)

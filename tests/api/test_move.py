@@ -52,6 +52,20 @@ def test_the_same_idempotency_key_replays_and_a_different_body_is_422(api, board
     assert item.column == col["Build"]
 
 
+def test_a_keyed_retry_with_its_if_match_gets_the_first_answer(api, board):
+    item = WorkItemFactory(board=board)
+    headers = {"HTTP_IDEMPOTENCY_KEY": "with-if-match", "HTTP_IF_MATCH": '"1"'}
+    first = api.post(item_url(item, "move"), {"to_column": "Build"}, **headers)
+    again = api.post(item_url(item, "move"), {"to_column": "Build"}, **headers)
+    assert first.status_code == again.status_code == 200, again.content
+    assert again.content == first.content and again["Idempotent-Replayed"] == "true"
+    # A new key with the stale version: compared under the item's lock, the same 412.
+    stale = {"HTTP_IDEMPOTENCY_KEY": "another", "HTTP_IF_MATCH": '"1"'}
+    refused = api.post(item_url(item, "move"), {"to_column": "Review"}, **stale)
+    assert refused.status_code == 412 and refused.json()["code"] == "precondition_failed"
+    assert "was changed by someone else" in refused.json()["detail"]
+
+
 def test_only_a_keyed_move_keeps_a_receipt_and_a_refused_one_keeps_none(api, board, col):
     item = WorkItemFactory(board=board)
     assert api.post(item_url(item, "move"), {"to_column": "Ready"}).status_code == 200

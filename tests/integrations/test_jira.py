@@ -136,6 +136,29 @@ def test_out_of_order_changes_are_held_and_applied_sorted(deliver, jira, col, se
     assert item.column == col["Done"] and item.delivered_at == t[2]
 
 
+def test_a_change_that_arrives_late_in_the_window_goes_before_the_one_it_missed(
+    deliver, jira, col, settings
+):
+    settings.INTEGRATIONS_SETTLE_SECONDS = 60
+    base = timezone.now() - dt.timedelta(hours=1)
+    created = payload(CREATED)
+    created["timestamp"] = ms(base)
+    deliver(jira, created)
+    review = status_change(None, "TES-41", "Review", base + dt.timedelta(minutes=20), 502)
+    deliver(jira, review, delivery_id="first-to-arrive")
+    Delivery.objects.filter(delivery_id="first-to-arrive").update(
+        received_at=timezone.now() - dt.timedelta(seconds=50)
+    )
+    build = status_change(None, "TES-41", "In Progress", base + dt.timedelta(minutes=10), 501)
+    deliver(jira, build, delivery_id="earlier-but-later")  # 50 s after the one it precedes
+    assert inbound.settle(jira.pk, "TES-41", now=timezone.now() + dt.timedelta(seconds=11)) == 2
+    item = WorkItem.objects.get(external_key="TES-41")
+    assert [t.to_column.name for t in Transition.objects.filter(item=item).order_by("id")] == [
+        "Backlog", "Build", "Review"
+    ]  # fmt: skip
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"processed"}
+
+
 def test_same_timestamp_is_ordered_by_changelog_id(deliver, jira, col, settings):
     settings.INTEGRATIONS_SETTLE_SECONDS = 60
     when = timezone.now() - dt.timedelta(hours=1)
