@@ -81,7 +81,9 @@ class ApiTokenAdmin(ServiceAdmin):
         actions.pop("delete_selected", None)
         return actions
 
-    @admin.action(description="Revoke the selected tokens (they stop working at once)")
+    @admin.action(
+        description="Revoke the selected tokens (they stop working at once)", permissions=["act"]
+    )
     def revoke(self, request, queryset):
         revoked = 0
         for token in queryset.filter(revoked_at__isnull=True).select_related("user"):

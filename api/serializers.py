@@ -4,6 +4,7 @@ know or that can't be written (the services check every rule); output serializer
 
 import datetime as dt
 
+from django.core.validators import URLValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -263,6 +264,19 @@ class ItemSerializer(serializers.ModelSerializer):
 _MOMENT, _DAY = serializers.DateTimeField(), serializers.DateField()
 
 
+class Link(serializers.URLField):
+    """An http(s) link: the services' own rule (``validation.link``), so a request the
+    serializer passes is never refused halfway by a service (DRF also allows ftp)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators = [v for v in self.validators if not isinstance(v, URLValidator)]
+        self.validators.append(URLValidator(schemes=["http", "https"], message=LINK_MESSAGE))
+
+
+LINK_MESSAGE = "Enter an http(s) link."
+
+
 class ItemFields(StrictSerializer):
     title = serializers.CharField(max_length=300)
     description = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
@@ -278,7 +292,7 @@ class ItemFields(StrictSerializer):
     )
     external_source = serializers.CharField(max_length=20, required=False, allow_blank=True)
     external_key = serializers.CharField(max_length=120, required=False, allow_blank=True)
-    external_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    external_url = Link(max_length=500, required=False, allow_blank=True)
 
 
 class ItemCreate(ItemFields):
@@ -356,7 +370,7 @@ class CriterionCreate(StrictSerializer):
 
 
 class MeetInput(StrictSerializer):
-    evidence_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    evidence_url = Link(max_length=500, required=False, allow_blank=True)
 
 
 class WaiveInput(StrictSerializer):

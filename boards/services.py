@@ -304,8 +304,7 @@ def work_item_create(
             raise InvalidMove(f"{column.name} is not a column of {board.name}.")
         column = locking.column(column.pk)
         at = change_time(created_at, now=timezone.now(), what="The creation", field="created_at")
-        if enforce:
-            _check_wip(column)
+        soft_exceeded = _check_wip(column) if enforce else False
         if key is None:
             key = _next_key(board)
         elif WorkItem.objects.filter(board=board, key=key).exists():
@@ -347,6 +346,10 @@ def work_item_create(
                     unmet=[gates.describe(c) for c in unmet],
                 )
         mark_item_dirty(item)
+        if item.delivered_at is not None or soft_exceeded:
+            # Created straight into delivery (an issue already done elsewhere) or over a soft
+            # limit: the same events a move there gives (a creation is no item.moved).
+            _record_move(item, None, column, at, actor, source, False, soft_exceeded, moved=False)
     return item
 
 
@@ -612,17 +615,21 @@ def _move_locked(
     return result, None
 
 
-def _record_move(item, from_column, column, at, actor, source, was_delivered, soft_exceeded):
-    """The events of a move, for outbound webhooks (``boards.events``)."""
+def _record_move(
+    item, from_column, column, at, actor, source, was_delivered, soft_exceeded, moved=True
+):
+    """The events of a move (or, with ``moved=False``, of a creation: ``from_column`` None),
+    for outbound webhooks (``boards.events``)."""
     data = {
         **events.item_data(item),
-        "from_column": from_column.name,
+        "from_column": from_column.name if from_column else None,
         "to_column": column.name,
         "at": at.isoformat(),
         "actor": actor.get_username() if actor else None,
         "source": source,
     }
-    events.record(item.board_id, Event.Kind.ITEM_MOVED, at, data, item)
+    if moved:
+        events.record(item.board_id, Event.Kind.ITEM_MOVED, at, data, item)
     if item.delivered_at is not None and not was_delivered:
         events.record(item.board_id, Event.Kind.ITEM_DELIVERED, at, data, item)
     if soft_exceeded:

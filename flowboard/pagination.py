@@ -20,13 +20,18 @@ class Cursor(CursorPagination):
         except exceptions.NotFound:
             cursor = False
         position = cursor.position if cursor else None
-        if cursor is False or not (position is None or _is_id(position)):
+        if cursor is False or not (position is None or self.is_position(position)):
             # DRF checks the encoding and the offset; the position (an id here) is ours.
             raise InvalidInput(
                 "Not a cursor of this list: follow the next and previous links.",
                 field=self.cursor_query_param,
             )
         return cursor
+
+    def is_position(self, position: str) -> bool:
+        """Whether a cursor's position can be a value of the ordering's first field (an id
+        here); a forged one would otherwise reach the query and fail there."""
+        return _is_id(position)
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)

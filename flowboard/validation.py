@@ -70,6 +70,22 @@ def choice(value: str, choices: type[models.TextChoices], field: str, label: str
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+def printable(value: str) -> str:
+    """``value`` without what ``characters`` refuses (control characters, lone surrogates), for
+    text another system already holds: its issue exists there, and one stray byte in a title
+    must not keep it off the board."""
+    value = _CONTROL.sub("", value)
+    return value.encode("utf-8", "replace").decode("utf-8") if _has_surrogate(value) else value
+
+
+def _has_surrogate(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def characters(value: str, label: str, field: str) -> str:
     """Text a person can read: no NUL or other control characters (a terminal escape, a bell),
     and no lone surrogate (JSON can carry one; UTF-8 and the database cannot)."""

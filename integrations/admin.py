@@ -136,7 +136,10 @@ class DeliveryAdmin(ReadOnlyAdmin):
     def short_error(self, delivery):
         return delivery.error[:120]
 
-    @admin.action(description="Replay the selected deliveries (failed, ignored, superseded)")
+    @admin.action(
+        description="Replay the selected deliveries (failed, ignored, superseded)",
+        permissions=["act"],
+    )
     def replay(self, request, queryset):
         done, refused = 0, []
         for delivery in queryset:
@@ -267,7 +270,10 @@ class OutboundDeliveryAdmin(ReadOnlyAdmin):
         actions.pop("delete_selected", None)
         return actions
 
-    @admin.action(description="Send the selected deliveries again (a new round of attempts)")
+    @admin.action(
+        description="Send the selected deliveries again (a new round of attempts)",
+        permissions=["act"],
+    )
     def send_again(self, request, queryset):
         done = 0
         for delivery in queryset.exclude(status=OutboundDelivery.Status.DELIVERED):

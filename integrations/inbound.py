@@ -33,6 +33,7 @@ from boards import services
 from boards.importing.jira import jira_kind
 from boards.models import Transition, WorkItem
 from flowboard.errors import ConcurrentUpdate, FlowboardError, InvalidInput
+from flowboard.validation import printable
 from integrations.mapping import resolve
 from integrations.models import Delivery, Integration
 
@@ -254,7 +255,7 @@ def _jira_item(delivery, issue: dict, at: dt.datetime, *, create: bool = True):
     if not isinstance(key, str) or not key.strip():
         raise Outcome(Status.FAILED, "issue.key is missing.")
     fields = _obj(issue.get("fields"), "issue.fields")
-    title = fields.get("summary") if isinstance(fields.get("summary"), str) else None
+    title = printable(fields["summary"]) if isinstance(fields.get("summary"), str) else None
     issuetype = fields.get("issuetype") if isinstance(fields.get("issuetype"), dict) else {}
     kind = jira_kind(issuetype.get("name") if isinstance(issuetype.get("name"), str) else None)
     delivery.external_key, delivery.event_at = key, at  # kept: later ones compare with it
@@ -424,7 +425,7 @@ def _github_issue(delivery: Delivery, data: dict, action: str) -> tuple[str, str
     node = issue.get("node_id")
     if not isinstance(node, str) or not node:
         raise Outcome(Status.FAILED, "issue.node_id is missing.")
-    title = issue.get("title") if isinstance(issue.get("title"), str) else None
+    title = printable(issue["title"]) if isinstance(issue.get("title"), str) else None
     kind = _github_kind(issue)
     changed = _github_time(issue.get("updated_at") or issue.get("created_at"))
     delivery.external_key, delivery.event_at = node, changed  # later ones compare with it

@@ -243,6 +243,18 @@ def attempt(delivery_id: int) -> tuple[str, float | None]:
     return delivery.status, retry_in
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is a failed attempt, not followed: urllib would turn the POST into a GET
+    (so a 200 from the new address would count as delivered with no payload sent), and it
+    could lead the request to an address nobody subscribed."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def post(delivery: OutboundDelivery) -> tuple[int | None, str, int]:
     """POST the delivery's body: (HTTP status or None, error text, duration in ms)."""
     body = body_of(delivery)
@@ -262,11 +274,14 @@ def post(delivery: OutboundDelivery) -> tuple[int | None, str, int]:
     )
     started = time.monotonic()
     try:
-        with urllib.request.urlopen(request, timeout=settings.OUTBOUND_TIMEOUT_SECONDS) as answer:
+        with OPENER.open(request, timeout=settings.OUTBOUND_TIMEOUT_SECONDS) as answer:
             answer.read(65536)
             code, error = answer.status, ""
     except urllib.error.HTTPError as answer:
         code, error = answer.code, f"HTTP {answer.code} {answer.reason}"
+        if 300 <= answer.code < 400:
+            location = (answer.headers.get("Location") or "")[:500]
+            error += f" to {location}: redirects are not followed; subscribe the final URL"
     except (urllib.error.URLError, OSError, ValueError) as failure:
         reason = getattr(failure, "reason", failure)
         code, error = None, f"{type(failure).__name__}: {reason}"

@@ -22,7 +22,9 @@ class BoardMetricsAdmin(ReadOnlyAdmin):
     list_select_related = ("board",)
     actions = ["recompute"]
 
-    @admin.action(description="Recompute the selected boards' metrics from their history")
+    @admin.action(
+        description="Recompute the selected boards' metrics from their history", permissions=["act"]
+    )
     def recompute(self, request, queryset):
         for state in queryset:
             recompute_board_task.delay(state.board_id)

@@ -10,6 +10,7 @@ ones a rule refuses (since after until, a forecast date in the past) answer 422.
 from typing import Any
 
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound
@@ -77,6 +78,12 @@ class CycleTimePagination(Cursor):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE
+
+    def is_position(self, position: str) -> bool:
+        try:
+            return parse_datetime(position) is not None  # a delivery time
+        except ValueError:
+            return False
 
 
 class BoardMetricsAPI(APIView):

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 
 from boards.models import Column, WorkItem
-from flowboard.admin import ReadOnlyAdmin, ServiceAdmin
+from flowboard.admin import ActsOnChangePermission, ReadOnlyAdmin, ServiceAdmin
 from flowboard.errors import FlowboardError
 from readiness import services
 from readiness.models import AcceptanceCriterion, CriterionChange, CriterionTemplate, GateRefusal
@@ -102,7 +102,7 @@ class RetireForm(forms.Form):
 
 
 @admin.register(AcceptanceCriterion)
-class AcceptanceCriterionAdmin(admin.ModelAdmin):
+class AcceptanceCriterionAdmin(ActsOnChangePermission, admin.ModelAdmin):
     """Criteria change status on the board and through the API; here they are inspected, and
     retired (waived with a reason) when no longer wanted. They are never deleted: their
     history, and the gate they guard, would go with them."""
@@ -128,7 +128,9 @@ class AcceptanceCriterionAdmin(admin.ModelAdmin):
         actions.pop("delete_selected", None)
         return actions
 
-    @admin.action(description="Retire the selected criteria (waive them, with a reason)")
+    @admin.action(
+        description="Retire the selected criteria (waive them, with a reason)", permissions=["act"]
+    )
     def retire(self, request, queryset):
         form = RetireForm(request.POST if "reason" in request.POST else None)
         if not form.is_valid():

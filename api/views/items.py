@@ -28,6 +28,7 @@ from api.views.common import ApiView, etag, expected_version, if_match_version, 
 from boards import services
 from boards.models import Block, Transition, WorkItem
 from boards.permissions import Role
+from flowboard import validation
 from flowboard.api import Problem
 from flowboard.errors import InvalidInput, MalformedInput
 from integrations.mapping import column_for_status
@@ -286,6 +287,25 @@ class ItemDiscard(ApiView):
         return item_response(item)
 
 
+def path_text(value: str, name: str, field: str) -> str:
+    """A source or key from the path, exactly as it is stored (the item is found by it again):
+    no surrounding space, no control character, within the field's length; a 400 otherwise."""
+    limit = WorkItem._meta.get_field(field).max_length
+    problem = None
+    if value != value.strip():
+        problem = f"The {name} {value!r} has spaces around it."
+    elif len(value) > limit:
+        problem = f"The {name} is {len(value)} characters long; at most {limit}."
+    else:
+        try:
+            validation.characters(value, f"The {name}", name)
+        except InvalidInput as error:
+            problem = error.message
+    if problem:
+        raise MalformedInput(problem, field=name)
+    return value
+
+
 class ItemUpsertByKey(ApiView):
     serializer_class = ItemSerializer
 
@@ -299,6 +319,8 @@ class ItemUpsertByKey(ApiView):
     )
     def put(self, request, slug, source, key):
         board, _ = board_access(request, slug, Role.MEMBER)
+        source = path_text(source, "source", "external_source")
+        key = path_text(key, "key", "external_key")
         data = dict(valid(ItemUpsert, request.data, board=board))
         status_name = data.pop("status", None)
         column = None

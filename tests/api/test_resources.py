@@ -96,6 +96,30 @@ def test_an_upsert_whose_move_is_refused_changes_nothing(api, board, col):
     assert item.title == "New" and item.column == col["Backlog"] and item.version == 1
 
 
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("jira/NEW-1%20", "The key 'NEW-1 ' has spaces around it."),
+        ("%20jira/NEW-1", "The source ' jira' has spaces around it."),
+        ("jira/NEW%07-1", "The key contains a control character (U+0007) at position 3."),
+        ("jira/" + "K" * 121, "The key is 121 characters long; at most 120."),
+    ],
+)
+def test_an_upsert_key_is_taken_exactly_as_stored_or_refused(api, board, path, message):
+    response = api.put(f"/api/v1/boards/{board.slug}/items/by-key/{path}/", {"title": "t"})
+    assert response.status_code == 400, response.content
+    assert message in response.json()["detail"]
+    assert not WorkItem.objects.exists()
+
+
+def test_an_upsert_refused_by_a_field_moves_nothing(api, board, col):
+    api.put(by_key(board, "zendesk", "Z-1"), {"title": "Escalation"})
+    body = {"status": "Build", "external_url": "ftp://files.example.com/a"}
+    refused = api.put(by_key(board, "zendesk", "Z-1"), body, format="json")
+    assert refused.status_code == 400 and "external_url" in refused.json()["errors"]
+    assert WorkItem.objects.get().column == col["Backlog"]
+
+
 def test_upsert_honours_if_match(api, board):
     api.put(by_key(board, "zendesk", "Z-1"), {"title": "Escalation"})
     stale = api.put(by_key(board, "zendesk", "Z-1"), {"title": "New"}, HTTP_IF_MATCH='"7"')

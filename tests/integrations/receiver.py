@@ -8,9 +8,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Receiver:
-    def __init__(self, statuses=(200,), delay: float = 0.0) -> None:
+    def __init__(self, statuses=(200,), delay: float = 0.0, location: str = "") -> None:
         self.statuses = list(statuses)
         self.delay = delay
+        self.location = location  # sent with a 3xx answer
         self.requests: list[dict] = []
         self.lock = threading.Lock()
         receiver = self
@@ -27,9 +28,17 @@ class Receiver:
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 self.send_response(status)
+                if receiver.location and 300 <= status < 400:
+                    self.send_header("Location", receiver.location)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
                 self.wfile.write(json.dumps({"ok": status < 300}).encode())
+
+            def do_GET(self):  # what a followed 301/302/303 would become
+                with receiver.lock:
+                    receiver.requests.append({"path": self.path, "method": "GET"})
+                self.send_response(200)
+                self.end_headers()
 
             def log_message(self, *args):
                 pass

@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from api.models import ApiToken
+from api.services import token_create
 from boards.models import BoardMembership, WorkItem
 from integrations.models import Delivery, Integration, OutboundDelivery, Subscription
 from tests.integrations.conftest import SECRET, payload
@@ -181,6 +182,38 @@ def test_an_ops_lead_creates_a_token_sees_its_key_once_and_revokes_it(ops, board
         {"action": "revoke", "_selected_action": [token.pk]},
     )
     assert client.get(f"/api/v1/boards/{board.slug}/items/").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("model", "action"),
+    [
+        ("api.apitoken", "revoke"),
+        ("integrations.delivery", "replay"),
+        ("integrations.outbounddelivery", "send_again"),
+        ("readiness.acceptancecriterion", "retire"),
+        ("metrics.boardmetrics", "recompute"),
+    ],
+)
+def test_a_staff_user_who_may_only_view_gets_no_actions(client, board, model, action):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    app_label, name = model.split(".")
+    viewer = UserFactory(username="vic-view", is_staff=True)
+    viewer.user_permissions.add(
+        Permission.objects.get(content_type__app_label=app_label, codename=f"view_{name}")
+    )
+    client.force_login(viewer)
+    changelist = reverse(f"admin:{app_label}_{name}_changelist")
+    page = client.get(changelist)
+    assert page.status_code == 200
+    assert f'value="{action}"' not in page.content.decode()
+    if model == "api.apitoken":
+        token, _ = token_create(board, name="Jira sync", role="member")
+        client.post(changelist, {"action": action, "_selected_action": [token.pk]})
+        token.refresh_from_db()
+        assert token.revoked_at is None  # the action was not run
 
 
 def test_an_ops_lead_subscribes_a_url_and_sees_attempts(ops, board):

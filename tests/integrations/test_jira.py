@@ -72,6 +72,15 @@ def test_an_update_for_an_unknown_issue_creates_it_in_its_current_status(deliver
     assert item.column == col["Build"] and item.kind == "defect"  # a Jira Bug
 
 
+def test_control_characters_in_a_summary_do_not_keep_the_issue_off_the_board(deliver, jira):
+    created = payload(CREATED)
+    created["issue"]["fields"]["summary"] = "Checkout \x1b[31mfails\x07 on \ud800retry"
+    deliver(jira, created)
+    item = WorkItem.objects.get(external_source="jira", external_key="TES-41")
+    assert item.title == "Checkout [31mfails on ?retry"
+    assert Delivery.objects.get().status == "processed"
+
+
 def test_a_late_delivery_does_not_overwrite_the_fields_of_a_later_event(deliver, jira):
     created = payload(CREATED)
     renamed = copy.deepcopy(created)

@@ -117,6 +117,21 @@ def test_it_gives_up_after_the_last_attempt_and_can_be_sent_again(
     assert delivery.status == "delivered" and OutboundAttempt.objects.count() == 4
 
 
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_a_failed_attempt_and_not_followed(board, col, move, status):
+    item = WorkItemFactory(board=board)
+    with Receiver() as elsewhere, Receiver(statuses=[status], location=elsewhere.url) as first:
+        outbound.subscription_create(board, url=first.url, secret=SECRET)
+        move(item, col["Ready"])
+        first.wait_for(1)
+    assert elsewhere.requests == []  # neither re-posted nor turned into a GET
+    delivery = OutboundDelivery.objects.get()
+    assert delivery.status == "pending" and delivery.attempts == 1
+    attempt = OutboundAttempt.objects.get()
+    assert attempt.status_code == status
+    assert attempt.error.endswith("redirects are not followed; subscribe the final URL")
+
+
 def test_refused_connections_and_timeouts_are_logged(board, col, move, settings):
     settings.OUTBOUND_TIMEOUT_SECONDS = 1
     with socket.socket() as closed:
@@ -198,3 +213,22 @@ def test_the_sweep_sends_what_another_process_did_not_know_to_dispatch(board, co
     assert json.loads(request["body"])["data"]["to_column"] == "Ready"
     assert outbound.lagging_boards() == []
     outbound.forget_subscribers(board.pk)
+
+
+def test_a_creation_into_delivery_or_over_a_soft_limit_gives_its_events(board, col):
+    """A creation is no item.moved, but an item created straight into delivery (an issue done
+    elsewhere) is delivered, and one created over a soft limit exceeds it."""
+    col["Build"].wip_limit, col["Build"].wip_policy = 1, "soft"
+    col["Build"].save()
+    WorkItemFactory(board=board, column=col["Build"])
+    services.work_item_create(board, title="Hot fix", actor=None, source="api", column=col["Build"])
+    done = services.work_item_create(
+        board, title="Done in Jira", actor=None, source="webhook", column=col["Done"],
+        enforce=False,
+    )  # fmt: skip
+    kinds = list(Event.objects.order_by("id").values_list("kind", flat=True))
+    assert kinds == ["wip.exceeded", "item.delivered"]
+    delivered = Event.objects.get(kind="item.delivered")
+    assert delivered.data["item"]["key"] == done.key and delivered.data["from_column"] is None
+    exceeded = Event.objects.get(kind="wip.exceeded")
+    assert (exceeded.data["limit"], exceeded.data["count"]) == (1, 2)

@@ -1,6 +1,7 @@
 """The metrics read API: served from the snapshots, readable by the board's members only, precise
 about bad input, and a bounded number of queries whatever the size of the board."""
 
+import base64
 import datetime as dt
 import zoneinfo
 from collections import Counter
@@ -285,6 +286,14 @@ def test_cycle_times_are_paginated_with_the_percentiles_of_the_whole_filtered_se
     last = reader.get(body["next"]).json()
     keys = [row["key"] for page in (first, body, last) for row in page["results"]]
     assert len(set(keys)) == 3 and not last["next"]
+
+
+@pytest.mark.parametrize("position", ["p=abc", "p=2026-13-45T00:00:00Z"])
+def test_a_forged_cycle_time_cursor_is_refused_by_rule(small, reader, position):
+    forged = base64.urlsafe_b64encode(position.encode()).decode()
+    response = reader.get(url(small.board, f"cycle-times/?cursor={forged}"))
+    assert response.status_code == 422, response.content
+    assert "cursor" in response.json()["errors"]
 
 
 # --- daily series ----------------------------------------------------------------------------
