@@ -9,10 +9,11 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 
 from boards.models import Block, Transition, WorkItem
+from flowboard import validation
 from flowboard.errors import MalformedInput
 
 FLAG = [("true", "true"), ("false", "false")]
-MAX_ID = 2**63 - 1
+MAX_ID = validation.MAX_ID
 
 
 @extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
@@ -62,8 +63,8 @@ class ItemFilter(django_filters.FilterSet):
 
     def by_column(self, queryset, name, value):
         value = value.strip()
-        if value.isascii() and value.isdigit():  # "²" is a digit to Python, not a number
-            if not 1 <= int(value) <= MAX_ID:
+        if value.isascii() and value.isdigit():  # an id ("²" is a digit to Python, not one)
+            if not validation.is_id(value):
                 return queryset.none()  # no column has that id
             return queryset.filter(column_id=int(value))
         return queryset.filter(column__name__iexact=value)

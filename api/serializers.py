@@ -62,7 +62,7 @@ def _text_problem(value) -> str | None:
     return None
 
 
-MAX_ID = 2**63 - 1  # ids are 64-bit: a larger number is no id (and would overflow the query)
+MAX_ID = validation.MAX_ID
 
 
 def Id(**kwargs) -> serializers.IntegerField:
@@ -72,7 +72,7 @@ def Id(**kwargs) -> serializers.IntegerField:
 @extend_schema_field(
     {
         "oneOf": [
-            {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+            {"type": "integer", "minimum": 1, "maximum": MAX_ID},
             {"type": "string", "minLength": 1, "maxLength": 80},
         ]
     }

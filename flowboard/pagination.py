@@ -5,6 +5,7 @@ is refused by rule (422) naming it, not a 404; a page size out of range is a 400
 from rest_framework import exceptions
 from rest_framework.pagination import CursorPagination
 
+from flowboard import validation
 from flowboard.errors import InvalidInput
 
 
@@ -31,7 +32,7 @@ class Cursor(CursorPagination):
     def is_position(self, position: str) -> bool:
         """Whether a cursor's position can be a value of the ordering's first field (an id
         here); a forged one would otherwise reach the query and fail there."""
-        return _is_id(position)
+        return validation.is_id(position)
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
@@ -44,17 +45,8 @@ class Cursor(CursorPagination):
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)
-        if raw is not None and not (_is_number(raw) and 1 <= int(raw) <= self.max_page_size):
+        if raw is not None and not (validation.is_id(raw) and int(raw) <= self.max_page_size):
             raise exceptions.ValidationError(
                 {self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]}
             )
         return super().get_page_size(request)
-
-
-def _is_number(value: str) -> bool:
-    """ASCII digits only: "²" and "٣" are digits to Python's isdigit, and int() refuses one."""
-    return value.isascii() and value.isdigit() and len(value) <= 19
-
-
-def _is_id(value: str) -> bool:
-    return _is_number(value) and 1 <= int(value) <= 2**63 - 1

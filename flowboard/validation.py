@@ -14,6 +14,15 @@ from flowboard.errors import InvalidInput
 _URL = URLValidator(schemes=["http", "https"])
 
 
+MAX_ID = 2**63 - 1  # ids are 64-bit: a larger number is no id (and would overflow the query)
+
+
+def is_id(value: str) -> bool:
+    """Whether text is an id: ASCII digits only ("²" is a digit to Python's isdigit, and int()
+    refuses it), from 1 to ``MAX_ID``."""
+    return value.isascii() and value.isdigit() and len(value) <= 19 and 1 <= int(value) <= MAX_ID
+
+
 def text(
     value: str | None,
     model: type[models.Model],

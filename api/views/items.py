@@ -289,21 +289,28 @@ class ItemDiscard(ApiView):
 
 def path_text(value: str, name: str, field: str) -> str:
     """A source or key from the path, exactly as it is stored (the item is found by it again):
-    no surrounding space, no control character, within the field's length; a 400 otherwise."""
-    limit = WorkItem._meta.get_field(field).max_length
-    problem = None
-    if value != value.strip():
-        problem = f"The {name} {value!r} has spaces around it."
-    elif len(value) > limit:
-        problem = f"The {name} is {len(value)} characters long; at most {limit}."
-    else:
-        try:
-            validation.characters(value, f"The {name}", name)
-        except InvalidInput as error:
-            problem = error.message
-    if problem:
-        raise MalformedInput(problem, field=name)
-    return value
+    no surrounding space (the services would strip it), and the services' own text rule; a 400
+    otherwise."""
+    try:
+        if value != value.strip():
+            raise InvalidInput(f"The {name} {value!r} has spaces around it.")
+        return validation.text(value, WorkItem, field, f"The {name}", strip=False)
+    except InvalidInput as error:
+        raise MalformedInput(error.message, field=name) from None
+
+
+# Text exactly as it is stored: no control character, and no space at either end.
+PATH_TEXT = r"^[^\s\x00-\x1f\x7f]([^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
+
+
+def path_parameter(name: str, field: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        name,
+        {"type": "string", "minLength": 1, "maxLength": WorkItem._meta.get_field(field).max_length,
+         "pattern": PATH_TEXT},
+        OpenApiParameter.PATH,
+        description=description,
+    )  # fmt: skip
 
 
 class ItemUpsertByKey(ApiView):
@@ -315,6 +322,10 @@ class ItemUpsertByKey(ApiView):
         "a column (the board's integration of that source, else a column of the same name) "
         "and the item is moved there through the move service.",
         request=ItemUpsert,
+        parameters=[
+            path_parameter("source", "external_source", "The system: jira, github, zendesk..."),
+            path_parameter("key", "external_key", "Its key there (a / is part of it)."),
+        ],
         responses={200: ItemSerializer, 201: ItemSerializer, **REFUSALS},
     )
     def put(self, request, slug, source, key):

@@ -102,7 +102,7 @@ def test_an_upsert_whose_move_is_refused_changes_nothing(api, board, col):
         ("jira/NEW-1%20", "The key 'NEW-1 ' has spaces around it."),
         ("%20jira/NEW-1", "The source ' jira' has spaces around it."),
         ("jira/NEW%07-1", "The key contains a control character (U+0007) at position 3."),
-        ("jira/" + "K" * 121, "The key is 121 characters long; at most 120."),
+        ("jira/" + "K" * 121, "The key is 121 characters long; the limit is 120."),
     ],
 )
 def test_an_upsert_key_is_taken_exactly_as_stored_or_refused(api, board, path, message):
